@@ -1,0 +1,432 @@
+/**
+ * HTSMSG binary codec (the v1 format Tvheadend uses on HTSP sockets).
+ *
+ * Wire layout of one field: type(1) nameLength(1) dataLength(4, BE) name data.
+ * A message body is the fields of the root map back to back.
+ */
+
+export const enum FieldType {
+  MAP = 1,
+  S64 = 2,
+  STR = 3,
+  BIN = 4,
+  LIST = 5,
+  DBL = 6,
+  BOOL = 7,
+  UUID = 8,
+}
+
+/** A 16-byte UUID field. Kept apart from BIN so that it survives a round trip. */
+export class HtsUuid {
+  readonly bytes: Buffer;
+  constructor(bytes: Uint8Array) {
+    if (bytes.length !== 16) {
+      throw new HtsmsgError('bad-uuid', `a UUID has 16 bytes, got ${bytes.length}`);
+    }
+    this.bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  toString(): string {
+    return this.bytes.toString('hex');
+  }
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+export type HtsmsgValue =
+  | number
+  | bigint
+  | string
+  | boolean
+  | Buffer
+  | HtsUuid
+  | HtsmsgValue[]
+  | HtsmsgMap;
+
+export interface HtsmsgMap {
+  [name: string]: HtsmsgValue;
+}
+
+/**
+ * Where a map repeats a field name (the server does this with `meta` in
+ * `subscriptionStart`), the first value is the property and the later ones
+ * are kept under this symbol, so that JSON output stays clean.
+ */
+export const DUPLICATE_FIELDS: unique symbol = Symbol('htsmsg.duplicateFields');
+
+export type HtsmsgErrorCode =
+  | 'truncated'
+  | 'trailing-bytes'
+  | 'unknown-type'
+  | 'dbl-not-supported'
+  | 's64-too-long'
+  | 'bad-uuid'
+  | 'frame-too-large'
+  | 'name-too-long'
+  | 'not-integer'
+  | 'unencodable';
+
+export class HtsmsgError extends Error {
+  readonly code: HtsmsgErrorCode;
+  /** Byte offset in the body where the problem was found, when decoding. */
+  readonly offset: number | undefined;
+  constructor(code: HtsmsgErrorCode, message: string, offset?: number) {
+    super(offset === undefined ? message : `${message} (at byte ${offset})`);
+    this.name = 'HtsmsgError';
+    this.code = code;
+    this.offset = offset;
+  }
+}
+
+export function duplicatesOf(map: HtsmsgMap, name: string): HtsmsgValue[] {
+  const extra = (map as { [DUPLICATE_FIELDS]?: Record<string, HtsmsgValue[]> })[DUPLICATE_FIELDS];
+  const first = map[name];
+  if (first === undefined) return [];
+  return extra?.[name] ? [first, ...extra[name]] : [first];
+}
+
+// ---------------------------------------------------------------- decoding
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/** Field names repeat endlessly (every eventAdd has the same dozen), so intern them. */
+const nameCache = new Map<number, string>();
+
+function readName(buf: Buffer, start: number, length: number): string {
+  if (length === 0) return '';
+  if (length <= 16) {
+    // A cheap hash over the bytes; a hit is confirmed byte by byte.
+    let h = length;
+    for (let i = 0; i < length; i++) h = (Math.imul(h, 31) + buf[start + i]) | 0;
+    const hit = nameCache.get(h);
+    if (hit !== undefined && hit.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (hit.charCodeAt(i) !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return hit;
+    }
+    const name = buf.toString('utf8', start, start + length);
+    if (name.length === length && nameCache.size < 4096) nameCache.set(h, name);
+    return name;
+  }
+  return buf.toString('utf8', start, start + length);
+}
+
+function readS64(buf: Buffer, start: number, length: number, offset: number): number | bigint {
+  switch (length) {
+    case 0:
+      return 0;
+    case 1:
+      return buf[start];
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+      return buf.readUIntLE(start, length);
+    case 7: {
+      const v = buf.readUIntLE(start, 6) + buf[start + 6] * 2 ** 48;
+      if (Number.isSafeInteger(v)) return v;
+      return BigInt(buf.readUIntLE(start, 6)) + (BigInt(buf[start + 6]) << 48n);
+    }
+    case 8: {
+      const lo = buf.readUInt32LE(start);
+      const hi = buf.readInt32LE(start + 4);
+      const v = hi * TWO_POW_32 + lo;
+      if (Number.isSafeInteger(v)) return v;
+      return buf.readBigInt64LE(start);
+    }
+    default:
+      throw new HtsmsgError('s64-too-long', `integer field has ${length} bytes, at most 8 are allowed`, offset);
+  }
+}
+
+function decodeFields(buf: Buffer, start: number, end: number, asList: boolean): HtsmsgMap | HtsmsgValue[] {
+  const list: HtsmsgValue[] | undefined = asList ? [] : undefined;
+  const map: HtsmsgMap | undefined = asList ? undefined : {};
+  let duplicates: Record<string, HtsmsgValue[]> | undefined;
+  let p = start;
+  while (p < end) {
+    if (end - p < 6) {
+      throw new HtsmsgError('trailing-bytes', `${end - p} stray bytes where a field header (6 bytes) was expected`, p);
+    }
+    const type = buf[p];
+    const nameLength = buf[p + 1];
+    const dataLength = buf.readUInt32BE(p + 2);
+    const nameStart = p + 6;
+    const dataStart = nameStart + nameLength;
+    const dataEnd = dataStart + dataLength;
+    if (dataEnd > end) {
+      throw new HtsmsgError(
+        'truncated',
+        `field of ${nameLength}+${dataLength} bytes runs past the end of its container`,
+        p,
+      );
+    }
+    let value: HtsmsgValue;
+    switch (type) {
+      case FieldType.MAP:
+        value = decodeFields(buf, dataStart, dataEnd, false);
+        break;
+      case FieldType.LIST:
+        value = decodeFields(buf, dataStart, dataEnd, true);
+        break;
+      case FieldType.S64:
+        value = readS64(buf, dataStart, dataLength, p);
+        break;
+      case FieldType.STR:
+        value = buf.toString('utf8', dataStart, dataEnd);
+        break;
+      case FieldType.BIN:
+        value = buf.subarray(dataStart, dataEnd);
+        break;
+      case FieldType.BOOL:
+        value = dataLength === 0 ? false : buf[dataStart] !== 0;
+        break;
+      case FieldType.UUID:
+        if (dataLength !== 16) {
+          throw new HtsmsgError('bad-uuid', `UUID field has ${dataLength} bytes, must be 16`, p);
+        }
+        value = new HtsUuid(buf.subarray(dataStart, dataEnd));
+        break;
+      case FieldType.DBL:
+        throw new HtsmsgError('dbl-not-supported', 'DBL fields have no wire form in HTSP', p);
+      default:
+        throw new HtsmsgError('unknown-type', `unknown field type ${type}`, p);
+    }
+    if (list) {
+      list.push(value);
+    } else {
+      const name = readName(buf, nameStart, nameLength);
+      const m = map as HtsmsgMap;
+      if (m[name] === undefined) {
+        m[name] = value;
+      } else {
+        duplicates ??= {};
+        (duplicates[name] ??= []).push(value);
+      }
+    }
+    p = dataEnd;
+  }
+  if (list) return list;
+  if (duplicates) {
+    Object.defineProperty(map, DUPLICATE_FIELDS, { value: duplicates, enumerable: false });
+  }
+  return map as HtsmsgMap;
+}
+
+/**
+ * Decode one message body (without the 4-byte length prefix).
+ * BIN fields are views into `body`, not copies.
+ */
+export function decodeBody(body: Buffer): HtsmsgMap {
+  return decodeFields(body, 0, body.length, false) as HtsmsgMap;
+}
+
+// ---------------------------------------------------------------- encoding
+
+export interface EncodeOptions {
+  /**
+   * Write booleans as the BOOL type. Tvheadend only does that inside `api`
+   * replies and older servers drop the connection on it, so by default a
+   * boolean is written as the integer 0 or 1.
+   */
+  booleansAsBool?: boolean;
+}
+
+const U64 = (1n << 64n) - 1n;
+
+function s64Length(v: number | bigint): number {
+  if (typeof v === 'number') {
+    if (v === 0) return 0;
+    if (v < 0) return 8;
+    let n = 0;
+    while (v >= 1) {
+      v = Math.floor(v / 256);
+      n++;
+    }
+    return n;
+  }
+  if (v === 0n) return 0;
+  if (v < 0n) return 8;
+  let n = 0;
+  while (v > 0n) {
+    v >>= 8n;
+    n++;
+  }
+  return n;
+}
+
+function checkInteger(v: number | bigint, name: string): void {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) {
+      throw new HtsmsgError('not-integer', `field "${name}" is ${v}; HTSP has no floating-point type`);
+    }
+    if (!Number.isSafeInteger(v)) {
+      throw new HtsmsgError('not-integer', `field "${name}" is beyond 2^53; pass it as a bigint`);
+    }
+  } else if (v > (1n << 63n) - 1n || v < -(1n << 63n)) {
+    throw new HtsmsgError('not-integer', `field "${name}" does not fit in 64 bits`);
+  }
+}
+
+function isMap(v: HtsmsgValue): v is HtsmsgMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof HtsUuid);
+}
+
+function fieldDataLength(v: HtsmsgValue, name: string, opts: EncodeOptions): number {
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+      checkInteger(v, name);
+      return s64Length(v);
+    case 'string':
+      return Buffer.byteLength(v, 'utf8');
+    case 'boolean':
+      return opts.booleansAsBool ? (v ? 1 : 0) : v ? 1 : 0;
+    case 'object':
+      if (Buffer.isBuffer(v)) return v.length;
+      if (v instanceof Uint8Array) return (v as Uint8Array).length;
+      if (v instanceof HtsUuid) return 16;
+      if (Array.isArray(v)) {
+        let n = 0;
+        for (const item of v) {
+          if (item === undefined || item === null) continue;
+          n += 6 + fieldDataLength(item, name, opts);
+        }
+        return n;
+      }
+      if (isMap(v)) return mapLength(v, opts);
+      break;
+    default:
+      break;
+  }
+  throw new HtsmsgError('unencodable', `field "${name}" has a value of type ${typeof v} that HTSMSG cannot carry`);
+}
+
+function mapLength(map: HtsmsgMap, opts: EncodeOptions): number {
+  let n = 0;
+  for (const name in map) {
+    const v = map[name];
+    if (v === undefined || v === null) continue;
+    const nameBytes = Buffer.byteLength(name, 'utf8');
+    if (nameBytes > 255) {
+      throw new HtsmsgError('name-too-long', `field name "${name.slice(0, 32)}…" is longer than 255 bytes`);
+    }
+    n += 6 + nameBytes + fieldDataLength(v, name, opts);
+  }
+  return n;
+}
+
+function typeOf(v: HtsmsgValue, opts: EncodeOptions): FieldType {
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+      return FieldType.S64;
+    case 'string':
+      return FieldType.STR;
+    case 'boolean':
+      return opts.booleansAsBool ? FieldType.BOOL : FieldType.S64;
+    default:
+      if (Buffer.isBuffer(v) || v instanceof Uint8Array) return FieldType.BIN;
+      if (v instanceof HtsUuid) return FieldType.UUID;
+      if (Array.isArray(v)) return FieldType.LIST;
+      return FieldType.MAP;
+  }
+}
+
+function writeS64(buf: Buffer, p: number, v: number | bigint, length: number): void {
+  if (length === 0) return;
+  if (typeof v === 'number' && v > 0 && length <= 6) {
+    buf.writeUIntLE(v, p, length);
+    return;
+  }
+  let u = BigInt.asUintN(64, BigInt(v)) & U64;
+  for (let i = 0; i < length; i++) {
+    buf[p + i] = Number(u & 0xffn);
+    u >>= 8n;
+  }
+}
+
+function writeField(buf: Buffer, p: number, name: string, v: HtsmsgValue, opts: EncodeOptions): number {
+  const type = typeOf(v, opts);
+  buf[p] = type;
+  const nameBytes = name.length === 0 ? 0 : buf.write(name, p + 6, 'utf8');
+  buf[p + 1] = nameBytes;
+  const dataStart = p + 6 + nameBytes;
+  let dataEnd: number;
+  switch (type) {
+    case FieldType.S64: {
+      const n = typeof v === 'boolean' ? (v ? 1 : 0) : (v as number | bigint);
+      const length = s64Length(n);
+      writeS64(buf, dataStart, n, length);
+      dataEnd = dataStart + length;
+      break;
+    }
+    case FieldType.STR:
+      dataEnd = dataStart + buf.write(v as string, dataStart, 'utf8');
+      break;
+    case FieldType.BIN: {
+      const b = v as Uint8Array;
+      buf.set(b, dataStart);
+      dataEnd = dataStart + b.length;
+      break;
+    }
+    case FieldType.UUID:
+      (v as HtsUuid).bytes.copy(buf, dataStart);
+      dataEnd = dataStart + 16;
+      break;
+    case FieldType.BOOL:
+      if (v) {
+        buf[dataStart] = 1;
+        dataEnd = dataStart + 1;
+      } else {
+        dataEnd = dataStart;
+      }
+      break;
+    case FieldType.LIST: {
+      let q = dataStart;
+      for (const item of v as HtsmsgValue[]) {
+        if (item === undefined || item === null) continue;
+        q = writeField(buf, q, '', item, opts);
+      }
+      dataEnd = q;
+      break;
+    }
+    default:
+      dataEnd = writeMap(buf, dataStart, v as HtsmsgMap, opts);
+      break;
+  }
+  buf.writeUInt32BE(dataEnd - dataStart, p + 2);
+  return dataEnd;
+}
+
+function writeMap(buf: Buffer, p: number, map: HtsmsgMap, opts: EncodeOptions): number {
+  for (const name in map) {
+    const v = map[name];
+    if (v === undefined || v === null) continue;
+    p = writeField(buf, p, name, v, opts);
+  }
+  return p;
+}
+
+/** Encode a message body (no length prefix). `undefined`/`null` fields are left out. */
+export function encodeBody(msg: HtsmsgMap, opts: EncodeOptions = {}): Buffer {
+  const length = mapLength(msg, opts);
+  const buf = Buffer.allocUnsafe(length);
+  const end = writeMap(buf, 0, msg, opts);
+  return end === length ? buf : buf.subarray(0, end);
+}
+
+/** Encode a whole frame: 4-byte big-endian length, then the body. */
+export function encodeFrame(msg: HtsmsgMap, opts: EncodeOptions = {}): Buffer {
+  const length = mapLength(msg, opts);
+  const buf = Buffer.allocUnsafe(4 + length);
+  buf.writeUInt32BE(length, 0);
+  writeMap(buf, 4, msg, opts);
+  return buf;
+}
