@@ -80,8 +80,8 @@ export class HtsmsgError extends Error {
 
 export function duplicatesOf(map: HtsmsgMap, name: string): HtsmsgValue[] {
   const extra = (map as { [DUPLICATE_FIELDS]?: Record<string, HtsmsgValue[]> })[DUPLICATE_FIELDS];
+  if (!Object.prototype.hasOwnProperty.call(map, name)) return [];
   const first = map[name];
-  if (first === undefined) return [];
   return extra?.[name] ? [first, ...extra[name]] : [first];
 }
 
@@ -203,8 +203,13 @@ function decodeFields(buf: Buffer, start: number, end: number, asList: boolean):
     } else {
       const name = readName(buf, nameStart, nameLength);
       const m = map as HtsmsgMap;
-      if (m[name] === undefined) {
-        m[name] = value;
+      if (!Object.prototype.hasOwnProperty.call(m, name)) {
+        // A server-sent name such as "__proto__" must stay data, never a prototype.
+        if (name === '__proto__') {
+          Object.defineProperty(m, name, { value, enumerable: true, writable: true, configurable: true });
+        } else {
+          m[name] = value;
+        }
       } else {
         duplicates ??= {};
         (duplicates[name] ??= []).push(value);
@@ -310,7 +315,7 @@ function fieldDataLength(v: HtsmsgValue, name: string, opts: EncodeOptions): num
 
 function mapLength(map: HtsmsgMap, opts: EncodeOptions): number {
   let n = 0;
-  for (const name in map) {
+  for (const name of Object.keys(map)) {
     const v = map[name];
     if (v === undefined || v === null) continue;
     const nameBytes = Buffer.byteLength(name, 'utf8');
@@ -406,7 +411,7 @@ function writeField(buf: Buffer, p: number, name: string, v: HtsmsgValue, opts: 
 }
 
 function writeMap(buf: Buffer, p: number, map: HtsmsgMap, opts: EncodeOptions): number {
-  for (const name in map) {
+  for (const name of Object.keys(map)) {
     const v = map[name];
     if (v === undefined || v === null) continue;
     p = writeField(buf, p, name, v, opts);
