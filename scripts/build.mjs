@@ -9,10 +9,15 @@ import { createRequire } from 'node:module';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
-  stdio: 'inherit',
-  cwd: root,
-});
+try {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+    cwd: root,
+  });
+} catch {
+  console.error('build failed: TypeScript errors above');
+  process.exit(1);
+}
 const editorRoot = join(root, 'nodes');
 if (existsSync(editorRoot)) {
   for (const name of readdirSync(editorRoot)) {

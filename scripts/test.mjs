@@ -1,12 +1,13 @@
-// The one test command: type-check, build, then every suite under test/.
-// `node scripts/test.mjs <filter>` runs only the test files whose path contains <filter>.
+// The one test command: type-check, build, then every suite under test/ on this Node with
+// Node-RED 4.1, then the Node-RED suites (test/nodes/) again on Node 22 with Node-RED 5.
+//   node scripts/test.mjs [filter...]   only the test files whose path contains a filter
+//   TVH_SKIP_NR5=1                       skip the Node-RED 5 pass (a developer's quick run)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, dirname, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
+import { root, node22, nodeRed5 } from './tools.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const filters = process.argv.slice(2);
 
@@ -26,12 +27,24 @@ function findTests(dir) {
 }
 
 if (filters.length === 0) {
+  console.log('== type-check');
   run(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json']);
 }
+console.log('== build');
 run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 const files = findTests(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files]);
+const testArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1'];
+console.log(`== tests on Node ${process.version} with Node-RED 4.1 (${files.length} files)`);
+run(process.execPath, [...testArgs, ...files], { NODE_RED_PATH: require.resolve('node-red') });
+
+const nodeRedFiles = files.filter((f) => f.startsWith(join('test', 'nodes')));
+if (nodeRedFiles.length > 0 && process.env.TVH_SKIP_NR5 !== '1') {
+  const node = node22();
+  const nr5 = nodeRed5();
+  console.log(`== Node-RED suites on Node 22 with Node-RED 5 (${nodeRedFiles.length} files)`);
+  run(node, [...testArgs, ...nodeRedFiles], { NODE_RED_PATH: join(nr5, 'lib', 'red.js') });
+}
