@@ -123,8 +123,11 @@ function readS64(buf: Buffer, start: number, length: number, offset: number): nu
     case 1:
       return buf[start];
     case 2:
+      return buf[start] | (buf[start + 1] << 8);
     case 3:
+      return buf[start] | (buf[start + 1] << 8) | (buf[start + 2] << 16);
     case 4:
+      return (buf[start] | (buf[start + 1] << 8) | (buf[start + 2] << 16)) + buf[start + 3] * 0x100_0000;
     case 5:
     case 6:
       return buf.readUIntLE(start, length);
@@ -145,83 +148,238 @@ function readS64(buf: Buffer, start: number, length: number, offset: number): nu
   }
 }
 
-function decodeFields(buf: Buffer, start: number, end: number, asList: boolean): HtsmsgMap | HtsmsgValue[] {
-  const list: HtsmsgValue[] | undefined = asList ? [] : undefined;
-  const map: HtsmsgMap | undefined = asList ? undefined : {};
-  let duplicates: Record<string, HtsmsgValue[]> | undefined;
+/**
+ * Decoding builds thousands of maps with the same fields in the same order (every eventAdd,
+ * every muxpkt). Adding properties one by one to `{}` under names known only at run time is the
+ * slowest part of decoding (a megamorphic keyed store per field), so the field sequences seen are
+ * kept in a trie. A node knows its name's bytes, so the common case matches a field name by
+ * comparing bytes, without making a string; and a sequence seen often enough gets a factory that
+ * creates the whole map in one object literal, as JSON.parse would.
+ */
+interface Shape {
+  /** The field name that leads here; '' for the root. */
+  readonly name: string;
+  /** The name's UTF-8 bytes. */
+  readonly bytes: Uint8Array;
+  /** Field names from the root to here, in order. */
+  readonly names: readonly string[];
+  readonly children: Shape[];
+  /** The child that matched last: the next map usually repeats it. */
+  last: Shape | undefined;
+  /** No factory can exist (a repeated name, `__proto__`, too many fields). */
+  readonly plain: boolean;
+  hits: number;
+  make: ((v: HtsmsgValue[]) => HtsmsgMap) | undefined;
+}
+
+/** A sequence must end this many maps before it gets a factory: one-off shapes stay cheap. */
+const SHAPE_FACTORY_HITS = 16;
+const SHAPE_MAX_FIELDS = 64;
+/** Bounds the trie's memory against a server sending ever-new field names. */
+const SHAPE_MAX_NODES = 8192;
+let shapeNodes = 0;
+
+function newShape(name: string, bytes: Uint8Array, parent: Shape | undefined): Shape {
+  const names = parent ? [...parent.names, name] : [];
+  const plain =
+    (parent?.plain ?? false) || name === '__proto__' || names.length > SHAPE_MAX_FIELDS || (parent?.names.includes(name) ?? false);
+  shapeNodes++;
+  return { name, bytes, names, children: [], last: undefined, plain, hits: 0, make: undefined };
+}
+
+const ROOT_SHAPE = newShape('', new Uint8Array(0), undefined);
+
+function sameBytes(buf: Buffer, start: number, length: number, bytes: Uint8Array): boolean {
+  if (bytes.length !== length) return false;
+  for (let i = 0; i < length; i++) if (buf[start + i] !== bytes[i]) return false;
+  return true;
+}
+
+/** The child of `shape` for the name at buf[start, start+length), added if new; undefined when the trie is full. */
+function childShape(shape: Shape, buf: Buffer, start: number, length: number): Shape | undefined {
+  const last = shape.last;
+  if (last !== undefined && sameBytes(buf, start, length, last.bytes)) return last;
+  const children = shape.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (sameBytes(buf, start, length, c.bytes)) {
+      shape.last = c;
+      return c;
+    }
+  }
+  if (shapeNodes >= SHAPE_MAX_NODES) return undefined;
+  const bytes = Uint8Array.prototype.slice.call(buf, start, start + length);
+  const c = newShape(buf.toString('utf8', start, start + length), bytes, shape);
+  children.push(c);
+  shape.last = c;
+  return c;
+}
+
+/**
+ * A function returning `{name0: v[0], name1: v[1], …}`. The names come from the server, so each
+ * is written as a JSON string literal (valid JS, nothing can escape it); `__proto__`, which would
+ * set the prototype in a literal, never gets here (see `plain`).
+ */
+function makeFactory(names: readonly string[]): (v: HtsmsgValue[]) => HtsmsgMap {
+  const body = names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(',\n');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('v', `'use strict';\nreturn {\n${body}\n};`) as (v: HtsmsgValue[]) => HtsmsgMap;
+}
+
+type Utf8Slicer = { utf8Slice(start: number, end: number): string };
+/**
+ * `toString('utf8', …)` checks its arguments and looks the encoding up before it calls the
+ * native `utf8Slice`; for the many short strings of an EPG that wrapper costs as much as the
+ * conversion. Bounds are already checked by the caller.
+ */
+const hasUtf8Slice = typeof (Buffer.prototype as unknown as Partial<Utf8Slicer>).utf8Slice === 'function';
+function utf8(buf: Buffer, start: number, end: number): string {
+  if (start === end) return '';
+  return hasUtf8Slice ? (buf as unknown as Utf8Slicer).utf8Slice(start, end) : buf.toString('utf8', start, end);
+}
+
+/**
+ * Short ASCII strings repeat all the time (titles, `S01E02`, states, stream types, channel
+ * names): a small direct-mapped table returns the string made last time for the same bytes. That
+ * is cheaper than making it again, and a cache of 100k events then holds one copy of each title.
+ */
+const SHORT_STRING = 32;
+const STRING_SLOTS = 4096;
+const stringTable: Array<string | undefined> = new Array<string | undefined>(STRING_SLOTS).fill(undefined);
+
+function str(buf: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT_STRING) return utf8(buf, start, end);
+  let h = n;
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c > 0x7f) return utf8(buf, start, end);
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const slot = (h ^ (h >>> 13)) & (STRING_SLOTS - 1);
+  const hit = stringTable[slot];
+  if (hit !== undefined && hit.length === n) {
+    let i = 0;
+    while (i < n && hit.charCodeAt(i) === buf[start + i]) i++;
+    if (i === n) return hit;
+  }
+  const made = utf8(buf, start, end);
+  stringTable[slot] = made;
+  return made;
+}
+
+function decodeValue(buf: Buffer, type: number, dataStart: number, dataEnd: number, p: number): HtsmsgValue {
+  switch (type) {
+    case FieldType.MAP:
+      return decodeMap(buf, dataStart, dataEnd);
+    case FieldType.LIST:
+      return decodeList(buf, dataStart, dataEnd);
+    case FieldType.S64:
+      return readS64(buf, dataStart, dataEnd - dataStart, p);
+    case FieldType.STR:
+      return str(buf, dataStart, dataEnd);
+    case FieldType.BIN:
+      return buf.subarray(dataStart, dataEnd);
+    case FieldType.BOOL:
+      return dataEnd === dataStart ? false : buf[dataStart] !== 0;
+    case FieldType.UUID:
+      if (dataEnd - dataStart !== 16) {
+        throw new HtsmsgError('bad-uuid', `UUID field has ${dataEnd - dataStart} bytes, must be 16`, p);
+      }
+      return new HtsUuid(buf.subarray(dataStart, dataEnd));
+    case FieldType.DBL:
+      throw new HtsmsgError('dbl-not-supported', 'DBL fields have no wire form in HTSP', p);
+    default:
+      throw new HtsmsgError('unknown-type', `unknown field type ${type}`, p);
+  }
+}
+
+/** Header of the field at `p`; returns where its data ends, after checking it fits in `end`. */
+function fieldEnd(buf: Buffer, p: number, end: number): number {
+  if (end - p < 6) {
+    throw new HtsmsgError('trailing-bytes', `${end - p} stray bytes where a field header (6 bytes) was expected`, p);
+  }
+  const nameLength = buf[p + 1];
+  const dataLength = buf[p + 2] * 0x100_0000 + ((buf[p + 3] << 16) | (buf[p + 4] << 8) | buf[p + 5]);
+  const dataEnd = p + 6 + nameLength + dataLength;
+  if (dataEnd > end) {
+    throw new HtsmsgError('truncated', `field of ${nameLength}+${dataLength} bytes runs past the end of its container`, p);
+  }
+  return dataEnd;
+}
+
+function decodeList(buf: Buffer, start: number, end: number): HtsmsgValue[] {
+  const list: HtsmsgValue[] = [];
   let p = start;
   while (p < end) {
-    if (end - p < 6) {
-      throw new HtsmsgError('trailing-bytes', `${end - p} stray bytes where a field header (6 bytes) was expected`, p);
-    }
-    const type = buf[p];
-    const nameLength = buf[p + 1];
-    const dataLength = buf.readUInt32BE(p + 2);
+    const dataEnd = fieldEnd(buf, p, end);
+    list.push(decodeValue(buf, buf[p], p + 6 + buf[p + 1], dataEnd, p));
+    p = dataEnd;
+  }
+  return list;
+}
+
+function decodeMap(buf: Buffer, start: number, end: number): HtsmsgMap {
+  const values: HtsmsgValue[] = [];
+  let shape: Shape | undefined = ROOT_SHAPE;
+  let p = start;
+  while (p < end) {
+    const dataEnd = fieldEnd(buf, p, end);
     const nameStart = p + 6;
-    const dataStart = nameStart + nameLength;
-    const dataEnd = dataStart + dataLength;
-    if (dataEnd > end) {
-      throw new HtsmsgError(
-        'truncated',
-        `field of ${nameLength}+${dataLength} bytes runs past the end of its container`,
-        p,
-      );
-    }
-    let value: HtsmsgValue;
-    switch (type) {
-      case FieldType.MAP:
-        value = decodeFields(buf, dataStart, dataEnd, false);
-        break;
-      case FieldType.LIST:
-        value = decodeFields(buf, dataStart, dataEnd, true);
-        break;
-      case FieldType.S64:
-        value = readS64(buf, dataStart, dataLength, p);
-        break;
-      case FieldType.STR:
-        value = buf.toString('utf8', dataStart, dataEnd);
-        break;
-      case FieldType.BIN:
-        value = buf.subarray(dataStart, dataEnd);
-        break;
-      case FieldType.BOOL:
-        value = dataLength === 0 ? false : buf[dataStart] !== 0;
-        break;
-      case FieldType.UUID:
-        if (dataLength !== 16) {
-          throw new HtsmsgError('bad-uuid', `UUID field has ${dataLength} bytes, must be 16`, p);
-        }
-        value = new HtsUuid(buf.subarray(dataStart, dataEnd));
-        break;
-      case FieldType.DBL:
-        throw new HtsmsgError('dbl-not-supported', 'DBL fields have no wire form in HTSP', p);
-      default:
-        throw new HtsmsgError('unknown-type', `unknown field type ${type}`, p);
-    }
-    if (list) {
-      list.push(value);
-    } else {
-      const name = readName(buf, nameStart, nameLength);
-      const m = map as HtsmsgMap;
-      if (!Object.prototype.hasOwnProperty.call(m, name)) {
-        // A server-sent name such as "__proto__" must stay data, never a prototype.
-        if (name === '__proto__') {
-          Object.defineProperty(m, name, { value, enumerable: true, writable: true, configurable: true });
-        } else {
-          m[name] = value;
-        }
-      } else {
-        duplicates ??= {};
-        (duplicates[name] ??= []).push(value);
-      }
+    const nameLength = buf[p + 1];
+    values.push(decodeValue(buf, buf[p], nameStart + nameLength, dataEnd, p));
+    if (shape !== undefined) {
+      shape = childShape(shape, buf, nameStart, nameLength);
+      if (shape === undefined) return decodeMapByName(buf, start, end);
     }
     p = dataEnd;
   }
-  if (list) return list;
-  if (duplicates) {
-    Object.defineProperty(map, DUPLICATE_FIELDS, { value: duplicates, enumerable: false });
+  const s = shape as Shape;
+  if (s.make !== undefined) return s.make(values);
+  if (!s.plain && ++s.hits >= SHAPE_FACTORY_HITS && s.names.length > 0) {
+    s.make = makeFactory(s.names);
+    return s.make(values);
   }
-  return map as HtsmsgMap;
+  return assemble(s.names, values);
+}
+
+/** Builds a map property by property; repeated names go under DUPLICATE_FIELDS. */
+function assemble(names: readonly string[], values: HtsmsgValue[]): HtsmsgMap {
+  const m: HtsmsgMap = {};
+  let duplicates: Record<string, HtsmsgValue[]> | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const value = values[i];
+    if (!Object.prototype.hasOwnProperty.call(m, name)) {
+      // A server-sent name such as "__proto__" must stay data, never a prototype.
+      if (name === '__proto__') {
+        Object.defineProperty(m, name, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        m[name] = value;
+      }
+    } else {
+      duplicates ??= {};
+      (duplicates[name] ??= []).push(value);
+    }
+  }
+  if (duplicates) Object.defineProperty(m, DUPLICATE_FIELDS, { value: duplicates, enumerable: false });
+  return m;
+}
+
+/** The slow path once the shape trie is full: names read one by one. */
+function decodeMapByName(buf: Buffer, start: number, end: number): HtsmsgMap {
+  const names: string[] = [];
+  const values: HtsmsgValue[] = [];
+  let p = start;
+  while (p < end) {
+    const dataEnd = fieldEnd(buf, p, end);
+    const nameStart = p + 6;
+    const nameLength = buf[p + 1];
+    values.push(decodeValue(buf, buf[p], nameStart + nameLength, dataEnd, p));
+    names.push(readName(buf, nameStart, nameLength));
+    p = dataEnd;
+  }
+  return assemble(names, values);
 }
 
 /**
@@ -229,7 +387,7 @@ function decodeFields(buf: Buffer, start: number, end: number, asList: boolean):
  * BIN fields are views into `body`, not copies.
  */
 export function decodeBody(body: Buffer): HtsmsgMap {
-  return decodeFields(body, 0, body.length, false) as HtsmsgMap;
+  return decodeMap(body, 0, body.length);
 }
 
 // ---------------------------------------------------------------- encoding

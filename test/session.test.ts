@@ -1,0 +1,413 @@
+import { test, describe, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
+import { TvheadendSimulator, type SimOptions } from '../src/sim';
+import { HtspSession, type SessionOptions, type SessionStatus } from '../src/htsp/session';
+import { valueEquals, type ChangeEvent } from '../src/htsp/cache';
+import type { HtsmsgValue } from '../src/htsp/codec';
+import { HtspError } from '../src/htsp/errors';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+async function sim(opts: SimOptions = {}): Promise<TvheadendSimulator> {
+  const s = new TvheadendSimulator({ port: 0, speed: 0, ...opts });
+  await s.start();
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+function session(s: TvheadendSimulator, opts: Partial<SessionOptions> = {}): HtspSession {
+  const sess = new HtspSession({
+    host: '127.0.0.1',
+    port: s.port,
+    username: 'demo',
+    password: 'demo',
+    pingIntervalMs: 0,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
+    ...opts,
+  });
+  cleanups.push(() => sess.stop());
+  return sess;
+}
+
+function waitFor<T = unknown>(em: EventEmitter, event: string, pred: (v: T) => boolean = () => true, ms = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      em.off(event, on);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, ms);
+    const on = (v: T): void => {
+      if (!pred(v)) return;
+      clearTimeout(timer);
+      em.off(event, on);
+      resolve(v);
+    };
+    em.on(event, on);
+  });
+}
+
+const ready = (sess: HtspSession, ms?: number): Promise<unknown> => waitFor(sess, 'ready', undefined, ms);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function key(c: ChangeEvent): string {
+  return `${c.action} ${c.kind} ${c.id}${c.action === 'update' ? ' ' + [...c.changed].sort().join(',') : ''}`;
+}
+
+describe('connecting', () => {
+  test('good credentials: visible states up to ready, cache filled, status counts', async () => {
+    const s = await sim();
+    const sess = session(s);
+    const states: SessionStatus[] = [];
+    sess.on('state', (st) => states.push(st));
+    sess.start();
+    sess.start(); // idempotent
+    await ready(sess);
+    assert.deepEqual(
+      states.map((x) => x.state),
+      ['connecting', 'authenticating', 'syncing', 'ready'],
+    );
+    assert.equal(sess.cache.counts.channels, s.channels.length);
+    assert.equal(sess.cache.counts.events, s.eventCount);
+    assert.equal(sess.cache.counts.dvrEntries, s.dvrEntries.length);
+    assert.equal(sess.cache.counts.autorecEntries, s.autorecEntries.length);
+    assert.equal(sess.status.sync?.channels, s.channels.length);
+    assert.equal(sess.serverInfo?.htspVersion, 44);
+    assert.equal(sess.rights?.admin, true);
+    const disk = await sess.call('getDiskSpace');
+    assert.equal(typeof disk.freediskspace, 'number');
+    const ch = s.channels[2];
+    assert.equal(sess.findChannel(ch.name.toUpperCase())?.channelId, ch.id);
+    assert.equal(sess.findChannel(String(ch.number))?.channelId, ch.id);
+    const nn = sess.nowNext(ch.id);
+    assert.equal(nn.now?.eventId, s.getNowNext(ch.id).now?.id);
+    assert.equal(nn.next?.eventId, s.getNowNext(ch.id).next?.id);
+  });
+
+  test('bad credentials: auth-failed, kept, no retry storm; start() tries once more', async () => {
+    const s = await sim();
+    let connections = 0;
+    s.on('connection', () => connections++);
+    const sess = session(s, { password: 'not-the-password-xyz' });
+    const states: string[] = [];
+    sess.on('state', (st) => states.push(st.state));
+    sess.start();
+    await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'auth-failed');
+    assert.equal(sess.status.error?.code, 'auth-failed');
+    assert.ok(!sess.status.error?.message.includes('not-the-password-xyz'));
+    await sleep(1500);
+    assert.equal(connections, 1, 'no reconnect loop on bad credentials');
+    assert.equal(sess.state, 'auth-failed');
+    assert.equal(sess.status.nextRetryAt, undefined);
+    sess.start();
+    await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'auth-failed');
+    assert.equal(connections, 2);
+    await assert.rejects(sess.call('getSysTime'), (e: HtspError) => e.code === 'disconnected');
+  });
+
+  test('after auth-failed, new credentials through reconfigure() connect', async () => {
+    const s = await sim();
+    const sess = session(s, { password: 'bad' });
+    sess.start();
+    await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'auth-failed');
+    const back = ready(sess);
+    sess.reconfigure({ password: 'demo' });
+    await back;
+    assert.equal(sess.status.error, undefined);
+  });
+
+  test('on-demand auth through the session: anonymous first, credentials on noaccess', async () => {
+    const s = await sim({ anonymousRights: { streaming: true } });
+    const methods: Array<{ method: string | undefined; user: unknown }> = [];
+    s.on('request', (r: { method: string | undefined; message: Record<string, unknown> }) =>
+      methods.push({ method: r.method, user: r.message.username }),
+    );
+    const sess = session(s, { authOnDemand: true });
+    sess.start();
+    await ready(sess);
+    assert.equal(sess.cache.counts.dvrEntries, 0, 'anonymous sees no recordings');
+    const reply = await sess.call('getDvrConfigs');
+    assert.ok(Array.isArray(reply.dvrconfigs));
+    const calls = methods.filter((m) => m.method === 'getDvrConfigs');
+    assert.deepEqual(
+      calls.map((c) => c.user),
+      [undefined, 'demo'],
+    );
+  });
+
+  test('call/callRaw reject disconnected at once when not connected', async () => {
+    const s = await sim();
+    const sess = session(s);
+    const t0 = Date.now();
+    await assert.rejects(sess.call('getSysTime'), (e: HtspError) => e.code === 'disconnected');
+    await assert.rejects(sess.callRaw('anything'), (e: HtspError) => e.code === 'disconnected');
+    assert.ok(Date.now() - t0 < 100);
+  });
+});
+
+describe('faults', () => {
+  test('request timeout from a slow server; the session stays ready', async () => {
+    const s = await sim();
+    const sess = session(s);
+    sess.start();
+    await ready(sess);
+    s.setReplyDelay(400, ['getDiskSpace']);
+    await assert.rejects(sess.call('getDiskSpace', {}, { timeoutMs: 100 }), (e: HtspError) => e.code === 'timeout');
+    assert.equal(sess.state, 'ready');
+    await sleep(400); // the late reply arrives and is ignored
+    assert.equal(sess.state, 'ready');
+    s.setReplyDelay(0);
+    await sess.call('getDiskSpace');
+  });
+
+  test('half-open connection: a stalled server is detected by the ping and the session reconnects', async () => {
+    const s = await sim();
+    const sess = session(s, { pingIntervalMs: 100, pingTimeoutMs: 200, connectTimeoutMs: 300 });
+    sess.start();
+    await ready(sess);
+    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+    s.stall(1200);
+    const st = await lost;
+    assert.equal(st.error?.code, 'timeout');
+    assert.match(st.error!.message, /liveness/);
+    assert.ok(typeof st.nextRetryAt === 'number');
+    await ready(sess, 8000);
+    assert.equal(sess.state, 'ready');
+  });
+
+  test('garbage from the server: protocol error, then a clean reconnect without changes', async () => {
+    const s = await sim();
+    const sess = session(s);
+    sess.start();
+    await ready(sess);
+    const changes: ChangeEvent[] = [];
+    sess.on('change', (c) => changes.push(c));
+    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+    s.sendGarbage();
+    const st = await lost;
+    assert.equal(st.error?.code, 'protocol');
+    await ready(sess);
+    assert.deepEqual(changes.map(key), [], 'nothing changed on the server, so nothing is reported');
+  });
+
+  test('an oversized frame length: protocol error and reconnect', async () => {
+    const s = await sim();
+    const sess = session(s);
+    sess.start();
+    await ready(sess);
+    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+    s.sendOversizeLength();
+    const st = await lost;
+    assert.equal(st.error?.code, 'protocol');
+    assert.match(st.error!.message, /oversized|limit/);
+    await ready(sess);
+  });
+
+  test('backoff grows while the server is down and resets after ready', async () => {
+    const s = await sim();
+    const sess = session(s, { reconnect: { initialDelayMs: 50, maxDelayMs: 400, jitter: 0 } });
+    sess.start();
+    await ready(sess);
+    const delays: number[] = [];
+    sess.on('state', (st) => {
+      if (st.state === 'disconnected' && st.nextRetryAt) delays.push(st.nextRetryAt - Date.now());
+    });
+    await s.stop();
+    await sleep(1500);
+    await s.start();
+    await ready(sess, 5000);
+    assert.ok(delays.length >= 4, `delays ${delays.join(',')}`);
+    for (let i = 2; i < delays.length; i++) assert.ok(delays[i] >= delays[i - 1] - 5, `not growing: ${delays.join(',')}`);
+    assert.ok(Math.max(...delays) <= 400);
+    assert.equal(sess.status.attempt, 0);
+  });
+});
+
+describe('resync', () => {
+  type Snapshot = Map<string, Record<string, unknown>>;
+  const KINDS = ['channel', 'tag', 'dvrEntry', 'autorecEntry', 'timerecEntry', 'event'] as const;
+
+  function snapshot(sess: HtspSession): Snapshot {
+    const out: Snapshot = new Map();
+    const c = sess.cache;
+    const maps = [c.channelsById, c.tagsById, c.dvrEntriesById, c.autorecEntriesById, c.timerecEntriesById, c.eventsById];
+    maps.forEach((m, i) => {
+      for (const [id, obj] of m as ReadonlyMap<unknown, object>) out.set(`${KINDS[i]} ${String(id)}`, obj as Record<string, unknown>);
+    });
+    return out;
+  }
+
+  /** The change list a perfect reconciliation would report between two states. */
+  function diff(before: Snapshot, after: Snapshot): string[] {
+    const out: string[] = [];
+    for (const [k, a] of after) {
+      const b = before.get(k);
+      if (!b) {
+        out.push(`add ${k}`);
+        continue;
+      }
+      const fields = new Set([...Object.keys(a), ...Object.keys(b)]);
+      const changed = [...fields].filter((f) => !valueEquals(a[f] as HtsmsgValue, b[f] as HtsmsgValue)).sort();
+      if (changed.length) out.push(`update ${k} ${changed.join(',')}`);
+    }
+    for (const k of before.keys()) if (!after.has(k)) out.push(`delete ${k}`);
+    return out.sort();
+  }
+
+  /** What a client that connects fresh now sees. */
+  async function freshView(s: TvheadendSimulator): Promise<Snapshot> {
+    const other = session(s);
+    other.start();
+    await ready(other);
+    const snap = snapshot(other);
+    await other.stop();
+    return snap;
+  }
+
+  test('server restart while ready: exactly the changes made while the client was away', async () => {
+    const s = await sim();
+    const sess = session(s);
+    sess.start();
+    await ready(sess);
+    const changes: ChangeEvent[] = [];
+    sess.on('change', (c) => changes.push(c));
+    const before = snapshot(sess);
+
+    await s.stop();
+    const [renamed, removed] = s.channels;
+    s.updateChannel(renamed.id, { name: 'Renamed While Away' });
+    s.deleteChannel(removed.id);
+    const added = s.addChannel({ name: 'Brand New' });
+    const evs = s.getEvents(renamed.id);
+    s.updateEvent(evs[3].id, { title: 'New Title' });
+    s.deleteEvent(evs[10].id);
+    const auto = s.autorecEntries[0];
+    s.deleteAutorecEntry(auto.id);
+    await s.start();
+    await ready(sess);
+    await sleep(100);
+
+    const got = changes.map(key).sort();
+    assert.deepEqual(got, diff(before, await freshView(s)));
+    // The test would notice a reconciliation that missed these:
+    for (const k of [
+      `update channel ${renamed.id} channelName`,
+      `delete channel ${removed.id}`,
+      `add channel ${added.id}`,
+      `delete event ${evs[10].id}`,
+      `delete autorecEntry ${auto.id}`,
+    ]) {
+      assert.ok(got.includes(k), `missing ${k}`);
+    }
+    assert.ok(got.some((k) => k.startsWith(`update event ${evs[3].id} `) && k.includes('title')));
+    assert.ok(changes.every((c) => c.resync === true && !c.initial));
+    assert.ok(changes.length < before.size / 2, 'unchanged objects are not reported');
+  });
+
+  test('server restart in the middle of the first sync: exactly the changes, adds never repeated', async () => {
+    const s = await sim({ channels: 40, epgHours: 24 * 7 });
+    const sess = session(s);
+    const changes: ChangeEvent[] = [];
+    sess.on('change', (c) => changes.push(c));
+    let readyBeforeCut = false;
+    let cut = false;
+    sess.on('ready', () => {
+      if (!cut) readyBeforeCut = true;
+    });
+    const firstEvent = waitFor<ChangeEvent>(sess, 'change', (c) => c.kind === 'event');
+    sess.start();
+    await firstEvent;
+    cut = true;
+    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+    await s.stop();
+    await lost;
+    const atCut = snapshot(sess);
+    assert.equal(readyBeforeCut, false, 'the cut must land inside the sync');
+    assert.ok(atCut.size < 100 + s.eventCount, 'the sync was cut short');
+    const seenEvents = [...atCut.keys()].filter((k) => k.startsWith('event ')).map((k) => Number(k.slice(6)));
+    const before = changes.length;
+
+    const channel = s.channels[0];
+    s.updateChannel(channel.id, { name: 'Changed During Outage' });
+    s.updateEvent(seenEvents[0], { title: 'Retitled' });
+    const unseen = s.getEvents().find((e) => !atCut.has(`event ${e.id}`))!;
+    s.deleteEvent(unseen.id);
+    await s.start();
+    await ready(sess, 20_000);
+    const after = changes.slice(before).map(key).sort();
+
+    assert.deepEqual(after, diff(atCut, await freshView(s)));
+    assert.ok(after.includes(`update channel ${channel.id} channelName`));
+    assert.ok(after.some((k) => k.startsWith(`update event ${seenEvents[0]} `)));
+    assert.ok(!after.some((k) => k.endsWith(` event ${unseen.id}`)), 'an object never seen is never reported');
+    const adds = changes.filter((c) => c.action === 'add').map((c) => `${c.kind} ${c.id}`);
+    assert.equal(new Set(adds).size, adds.length, 'no object is added twice');
+    assert.equal(sess.cache.counts.events, s.eventCount);
+  });
+
+  test('EPG off: no events, and a reconnect with EPG off deletes none', async () => {
+    const s = await sim();
+    const sess = session(s, { epg: false });
+    sess.start();
+    await ready(sess);
+    assert.equal(sess.cache.counts.events, 0);
+    const changes: ChangeEvent[] = [];
+    sess.on('change', (c) => changes.push(c));
+    s.dropConnections();
+    await ready(sess);
+    assert.deepEqual(changes.map(key), []);
+  });
+});
+
+describe('lifecycle', () => {
+  test('stop() is prompt during a connect to a stalled server and leaves nothing behind', async () => {
+    const s = await sim();
+    s.stall();
+    const sess = session(s, { connectTimeoutMs: 10_000 });
+    const connecting = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'authenticating' || st.state === 'connecting');
+    sess.start();
+    await connecting;
+    await sleep(50);
+    const t0 = Date.now();
+    await sess.stop();
+    assert.ok(Date.now() - t0 <= 1000, `stop took ${Date.now() - t0} ms`);
+    assert.equal(sess.state, 'disconnected');
+    s.resume();
+    await sleep(100);
+    assert.equal(s.connectionCount, 0);
+  });
+
+  test('50 reconnect cycles: no growth in sockets, timers or listeners', async () => {
+    const s = await sim();
+    const sess = session(s, { pingIntervalMs: 10_000 });
+    sess.start();
+    await ready(sess);
+    const sub = sess.subscribe(s.channels[1].id);
+    await waitFor(sub, 'start');
+    const count = (type: string): number => process.getActiveResourcesInfo().filter((r) => r === type).length;
+    const sockets0 = count('TCPSocketWrap');
+    const timers0 = count('Timeout');
+    const listeners0 = sess.cache.listenerCount('change') + sub.listenerCount('start');
+    const ids = new Set<number>([sub.id]);
+    for (let i = 0; i < 50; i++) {
+      const back = ready(sess);
+      s.dropConnections();
+      await back;
+      ids.add(sub.id);
+    }
+    await waitFor(sub, 'start');
+    await sleep(100);
+    assert.equal(s.connectionCount, 1);
+    assert.ok(count('TCPSocketWrap') <= sockets0, `sockets ${sockets0} → ${count('TCPSocketWrap')}`);
+    assert.ok(count('Timeout') <= timers0 + 1, `timers ${timers0} → ${count('Timeout')}`);
+    assert.equal(sess.cache.listenerCount('change') + sub.listenerCount('start'), listeners0);
+    assert.equal(ids.size, 51, 'every re-subscribe uses a new id');
+    assert.equal(s.subscriptionCount, 1);
+    await sess.stop();
+    await sleep(50);
+    assert.equal(s.connectionCount, 0);
+    assert.equal(sub.state, 'closed');
+  });
+});

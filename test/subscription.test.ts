@@ -1,0 +1,327 @@
+import { test, describe, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
+import { TvheadendSimulator, type SimOptions } from '../src/sim';
+import { HtspSession, type SessionOptions } from '../src/htsp/session';
+import type { Packet, SubscriptionStartInfo, SubscriptionStopInfo } from '../src/htsp/subscription';
+import { HtspError } from '../src/htsp/errors';
+import type { HtsmsgMap } from '../src/htsp/codec';
+import { ScriptedServer, type ScriptedConnection } from './helpers/scripted-server';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+async function sim(opts: SimOptions = {}): Promise<TvheadendSimulator> {
+  const s = new TvheadendSimulator({ port: 0, ...opts });
+  await s.start();
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+function session(port: number, opts: Partial<SessionOptions> = {}): HtspSession {
+  const sess = new HtspSession({
+    host: '127.0.0.1',
+    port,
+    username: 'demo',
+    password: 'demo',
+    pingIntervalMs: 0,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
+    ...opts,
+  });
+  cleanups.push(() => sess.stop());
+  return sess;
+}
+
+function waitFor<T = unknown>(em: EventEmitter, event: string, pred: (v: T) => boolean = () => true, ms = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      em.off(event, on);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, ms);
+    const on = (v: T): void => {
+      if (!pred(v)) return;
+      clearTimeout(timer);
+      em.off(event, on);
+      resolve(v);
+    };
+    em.on(event, on);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A scripted server whose metadata is one channel, for precise control of streaming messages. */
+async function scripted(onSubscribe?: (req: HtsmsgMap, c: ScriptedConnection) => HtsmsgMap | undefined): Promise<ScriptedServer> {
+  const s = new ScriptedServer({
+    handlers: {
+      enableAsyncMetadata: (_req, c) => {
+        setTimeout(() => {
+          c.send({ method: 'channelAdd', channelId: 7, channelNumber: 1, channelName: 'Seven', eventId: 0, nextEventId: 0, services: [], tags: [] });
+          c.send({ method: 'initialSyncCompleted' });
+        }, 0);
+        return {};
+      },
+      subscribe: (req, c) => (onSubscribe ? onSubscribe(req, c) : {}),
+    },
+  });
+  await s.start();
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+function muxpkt(subscriptionId: number, n: number): HtsmsgMap {
+  return { method: 'muxpkt', subscriptionId, stream: 1, com: 0, pts: n, dts: n, duration: 1, payload: Buffer.from([n & 0xff]) };
+}
+
+describe('with the simulator', () => {
+  test('subscribe by name: start with streams, packets, queue status; unsubscribe ends it', async () => {
+    const s = await sim();
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const ch = s.channels[1];
+    const sub = sess.subscribe(ch.name);
+    assert.equal(sub.state, 'pending');
+    const started = waitFor<SubscriptionStartInfo>(sub, 'start');
+    const packets: Packet[] = [];
+    sub.on('packet', (p) => packets.push(p));
+    const info = await started;
+    assert.equal(sub.state, 'running');
+    assert.equal(sub.channelId, ch.id);
+    assert.ok(info.streams.length >= 1);
+    assert.deepEqual(sub.streams, info.streams);
+    await waitFor(sub, 'queue');
+    await sleep(300);
+    assert.ok(packets.length > 0);
+    assert.ok(Buffer.isBuffer(packets[0].payload));
+    assert.equal(packets[0].subscriptionId, sub.id);
+    assert.equal(s.subscriptionCount, 1);
+    const stops: SubscriptionStopInfo[] = [];
+    sub.on('stop', (i) => stops.push(i));
+    await sub.unsubscribe();
+    const n = packets.length;
+    await sleep(300);
+    assert.equal(packets.length, n, 'nothing after unsubscribe');
+    assert.equal(sub.state, 'closed');
+    assert.deepEqual(stops.map((x) => x.reason), ['unsubscribed']);
+    assert.equal(s.subscriptionCount, 0);
+  });
+
+  test('without a packet listener nothing is decoded, and nothing counts as dropped', async () => {
+    const s = await sim();
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(s.channels[0].id);
+    await waitFor(sub, 'start');
+    await sleep(400);
+    assert.ok(sub.ignoredPackets > 0);
+    assert.equal(sub.ignoredPackets, sub.receivedPackets);
+    assert.equal(sub.droppedPackets, 0);
+  });
+
+  test('a paused consumer: the buffer stays bounded, drops are counted, order is kept', async () => {
+    const s = await sim({ bitrate: 4_000_000 });
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(s.channels[1].id, { packetBufferLimit: 10 });
+    const got: Packet[] = [];
+    sub.on('packet', (p) => got.push(p));
+    await waitFor(sub, 'start');
+    sub.pause();
+    const received0 = sub.receivedPackets;
+    const delivered0 = got.length;
+    await waitFor(sub, 'queue', () => sub.receivedPackets - received0 > 30, 5000);
+    assert.equal(sub.bufferedPackets, 10, 'never more than the limit');
+    const arrived = sub.receivedPackets - received0;
+    assert.equal(sub.droppedPackets, arrived - 10);
+    assert.equal(got.length, delivered0, 'nothing delivered while paused');
+    sub.resume();
+    await sleep(50);
+    const afterResume = got.slice(delivered0);
+    assert.ok(afterResume.length >= 10);
+    const dtsOf = (p: Packet): number => (typeof p.dts === 'number' ? p.dts : 0);
+    const buffered = afterResume.slice(0, 10).filter((p) => p.stream === afterResume[0].stream);
+    for (let i = 1; i < buffered.length; i++) assert.ok(dtsOf(buffered[i]) >= dtsOf(buffered[i - 1]), 'delivered in order');
+  });
+
+  test('server restart mid-subscription: stop(reconnecting), then start again with a new id', async () => {
+    const s = await sim();
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(s.channels[2].id);
+    let packets = 0;
+    sub.on('packet', () => packets++);
+    await waitFor(sub, 'start');
+    const firstId = sub.id;
+    const stop = waitFor<SubscriptionStopInfo>(sub, 'stop');
+    await s.restart({ downtimeMs: 100 });
+    assert.equal((await stop).reason, 'reconnecting');
+    assert.equal(sub.state, 'pending');
+    await waitFor(sub, 'start');
+    assert.equal(sub.state, 'running');
+    assert.notEqual(sub.id, firstId);
+    const n = packets;
+    await sleep(300);
+    assert.ok(packets > n, 'packets flow again');
+    assert.equal(s.subscriptionCount, 1);
+  });
+
+  test('an unknown channel fails the subscription with an error event', async () => {
+    const s = await sim();
+    const sess = session(s.port);
+    const sub = sess.subscribe('No Such Channel');
+    const err = waitFor<HtspError>(sub, 'error');
+    sess.start();
+    assert.equal((await err).code, 'bad-input');
+    assert.equal(sub.state, 'closed');
+  });
+
+  test('subscribing before the session is ready starts once it is', async () => {
+    const s = await sim();
+    const sess = session(s.port);
+    const sub = sess.subscribe(s.channels[3].name);
+    sess.start();
+    await waitFor(sub, 'start');
+    assert.equal(sub.channelId, s.channels[3].id);
+  });
+});
+
+describe('with a scripted server', () => {
+  test('subscriptionStart and queueStatus before the subscribe reply are delivered (G4)', async () => {
+    let sid = 0;
+    const s = await scripted((req, c) => {
+      sid = req.subscriptionId as number;
+      c.send({ method: 'queueStatus', subscriptionId: sid, packets: 0, bytes: 0, delay: 0, Bdrops: 0, Pdrops: 0, Idrops: 0 });
+      c.send({
+        method: 'subscriptionStart',
+        subscriptionId: sid,
+        streams: [{ index: 1, type: 'H264' }],
+        sourceinfo: { service: 'x' },
+        meta: Buffer.from('cfg'),
+      });
+      c.send(muxpkt(sid, 1));
+      return { timeshiftPeriod: 0 };
+    });
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(7);
+    const queue = waitFor(sub, 'queue');
+    const start = waitFor<SubscriptionStartInfo>(sub, 'start');
+    const packet = waitFor<Packet>(sub, 'packet');
+    await queue;
+    const info = await start;
+    assert.deepEqual(info.meta, [Buffer.from('cfg')]);
+    assert.equal(info.sourceinfo.service, 'x');
+    assert.equal((await packet).pts, 1);
+    await sleep(20);
+    assert.equal(sub.reply?.timeshiftPeriod, 0);
+  });
+
+  test('after unsubscribe, stray messages for the old id are ignored', async () => {
+    let conn: ScriptedConnection | undefined;
+    let sid = 0;
+    const s = await scripted((req, c) => {
+      conn = c;
+      sid = req.subscriptionId as number;
+      setTimeout(() => c.send({ method: 'subscriptionStart', subscriptionId: sid, streams: [], sourceinfo: {} }), 0);
+      return {};
+    });
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(7);
+    await waitFor(sub, 'start');
+    const seen: string[] = [];
+    for (const e of ['start', 'stop', 'status', 'packet', 'queue']) sub.on(e, () => seen.push(e));
+    await sub.unsubscribe();
+    assert.deepEqual(seen, ['stop']);
+    conn!.send({ method: 'subscriptionStop', subscriptionId: sid, status: 'OK' });
+    conn!.send(muxpkt(sid, 2));
+    conn!.send({ method: 'subscriptionStatus', subscriptionId: sid, status: 'x' });
+    await sleep(50);
+    assert.deepEqual(seen, ['stop']);
+    assert.equal(sess.state, 'ready');
+  });
+
+  test('server stop and restart of a source; control methods send the right fields', async () => {
+    let conn: ScriptedConnection | undefined;
+    let sid = 0;
+    const s = await scripted((req, c) => {
+      conn = c;
+      sid = req.subscriptionId as number;
+      return {};
+    });
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(7, { weight: 100, profile: 'pass', timeshiftPeriod: 3600, queueDepth: 1000, ninetyKHz: true });
+    await sleep(50);
+    const [subReq] = s.requestsFor('subscribe');
+    assert.equal(subReq.channelId, 7);
+    assert.equal(subReq.weight, 100);
+    assert.equal(subReq.profile, 'pass');
+    assert.equal(subReq['90khz'], 1);
+    assert.equal(subReq.timeshiftPeriod, 3600);
+    assert.equal(subReq.queueDepth, 1000);
+
+    conn!.send({ method: 'subscriptionStart', subscriptionId: sid, streams: [], sourceinfo: {} });
+    await waitFor(sub, 'start');
+    conn!.send({ method: 'subscriptionStop', subscriptionId: sid, status: 'Source reconfigured', subscriptionError: 'x' });
+    const stop = await waitFor<SubscriptionStopInfo>(sub, 'stop');
+    assert.deepEqual(stop, { status: 'Source reconfigured', subscriptionError: 'x', reason: 'server' });
+    assert.equal(sub.state, 'stopped');
+    conn!.send({ method: 'subscriptionStart', subscriptionId: sid, streams: [], sourceinfo: {} });
+    await waitFor(sub, 'start');
+    assert.equal(sub.state, 'running');
+
+    await sub.changeWeight(50);
+    await sub.skip({ time: -5_000_000 });
+    await sub.seek(123);
+    await sub.speed(0);
+    await sub.live();
+    await sub.filterStreams({ disable: [2] });
+    const last = (m: string): HtsmsgMap => s.requestsFor(m)[s.requestsFor(m).length - 1];
+    assert.equal(last('subscriptionChangeWeight').weight, 50);
+    assert.equal(last('subscriptionSkip').time, -5_000_000);
+    assert.equal(last('subscriptionSkip').absolute, 0);
+    assert.equal(last('subscriptionSeek').absolute, 1);
+    assert.equal(last('subscriptionSpeed').speed, 0);
+    assert.equal(last('subscriptionLive').subscriptionId, sid);
+    assert.deepEqual(last('subscriptionFilterStream').disable, [2]);
+    await sub.unsubscribe();
+    await assert.rejects(sub.speed(100), (e: HtspError) => e.code === 'bad-input');
+  });
+
+  test('status, grace, signal, skip, speed, timeshift and descramble map to their events', async () => {
+    let conn: ScriptedConnection | undefined;
+    let sid = 0;
+    const s = await scripted((req, c) => {
+      conn = c;
+      sid = req.subscriptionId as number;
+      return {};
+    });
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(7);
+    await sleep(50);
+    const seen: string[] = [];
+    for (const e of ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']) sub.on(e, () => seen.push(e));
+    conn!.send({ method: 'subscriptionStatus', subscriptionId: sid, status: 'No free adapter', subscriptionError: 'noFreeAdapter' });
+    conn!.send({ method: 'subscriptionGrace', subscriptionId: sid, graceTimeout: 5 });
+    conn!.send({ method: 'signalStatus', subscriptionId: sid, feStatus: 'GOOD' });
+    conn!.send({ method: 'subscriptionSkip', subscriptionId: sid, time: 5 });
+    conn!.send({ method: 'subscriptionSpeed', subscriptionId: sid, speed: 100 });
+    conn!.send({ method: 'timeshiftStatus', subscriptionId: sid, full: 0, shift: 0 });
+    conn!.send({ method: 'descrambleInfo', subscriptionId: sid, pid: 1, caid: 2, provid: 3, ecmtime: 4, hops: 0 });
+    conn!.send({ method: 'signalStatus', subscriptionId: sid + 1000, feStatus: 'BAD' });
+    await sleep(50);
+    assert.deepEqual(seen, ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']);
+  });
+});
