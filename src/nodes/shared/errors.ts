@@ -1,0 +1,98 @@
+/**
+ * The errors flow nodes hand to `done(err)`, so that a Catch node sees `msg.error.code`.
+ *
+ * Node-RED builds `msg.error` from `String(err)` and the error's own `code`, `stack` and `cause`
+ * properties; a `code` set here therefore reaches the flow. Everything that could carry a
+ * secret (the protocol error's `reply`, `cause`, stack of a foreign error) is left behind.
+ */
+import { HtspError } from '../../htsp/errors';
+import { HtsmsgError } from '../../htsp/codec';
+
+/** The codes a flow can branch on. */
+export type NodeErrorCode = 'noaccess' | 'server' | 'timeout' | 'disconnected' | 'bad-input';
+
+export const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['noaccess', 'server', 'timeout', 'disconnected', 'bad-input'];
+
+export class NodeError extends Error {
+  readonly code: NodeErrorCode;
+  /** The HTSP method concerned, when there is one. */
+  readonly method: string | undefined;
+  constructor(code: NodeErrorCode, message: string, method?: string) {
+    super(message);
+    this.name = 'NodeError';
+    this.code = code;
+    this.method = method;
+  }
+
+  /** Node-RED puts `String(err)` into `msg.error.message`; without the class name it reads better. */
+  override toString(): string {
+    return this.message;
+  }
+}
+
+/** Shorthand for the error every node throws when a message cannot be used. */
+export function badInput(message: string): NodeError {
+  return new NodeError('bad-input', message);
+}
+
+/** Short status texts for each code: the canvas has room for about 20 characters. */
+export const ERROR_STATUS_TEXT: Readonly<Record<NodeErrorCode, string>> = {
+  noaccess: 'no access',
+  server: 'server error',
+  timeout: 'timeout',
+  disconnected: 'not connected',
+  'bad-input': 'bad input',
+};
+
+/**
+ * Removes each secret from `text`. Secrets of 4 characters or more are replaced wherever they
+ * occur; shorter ones only where quoted (as the protocol library quotes user names), because
+ * replacing a two-letter user name everywhere would garble ordinary words.
+ */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const s of secrets) {
+    if (!s) continue;
+    out = s.length >= 4 ? out.split(s).join('***') : out.split(`"${s}"`).join('"***"');
+  }
+  return out;
+}
+
+/**
+ * Converts anything thrown by a handler or by the protocol library into a `NodeError`.
+ * `secrets` are removed from the message as a last line of defence.
+ */
+export function toNodeError(err: unknown, secrets: readonly (string | undefined)[] = []): NodeError {
+  if (err instanceof NodeError) {
+    return err.message === redact(err.message, secrets) ? err : new NodeError(err.code, redact(err.message, secrets), err.method);
+  }
+  if (err instanceof HtspError) {
+    return new NodeError(mapHtspCode(err.code), redact(err.message, secrets), err.method);
+  }
+  if (err instanceof HtsmsgError) {
+    // Raised while encoding the request: the fields cannot be sent as HTSMSG.
+    return new NodeError('bad-input', redact(`cannot encode the request: ${err.message}`, secrets));
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new NodeError('server', redact(message, secrets));
+}
+
+function mapHtspCode(code: HtspError['code']): NodeErrorCode {
+  switch (code) {
+    case 'noaccess':
+    case 'auth-failed':
+      return 'noaccess';
+    case 'timeout':
+      return 'timeout';
+    case 'disconnected':
+    case 'protocol':
+      // A protocol error ends the connection; for the flow it is a lost connection.
+      return 'disconnected';
+    case 'bad-input':
+      return 'bad-input';
+    case 'server':
+      return 'server';
+    default:
+      return 'server';
+  }
+}
