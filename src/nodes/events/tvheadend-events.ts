@@ -1,0 +1,393 @@
+/**
+ * `tvheadend-events`: the session's change stream as messages, plus server-wide activity and
+ * the higher-level events automations want (recordings, programme changes, reminders).
+ *
+ * Everything here is a consumer of the protocol library: the cache's change events, the shared
+ * `ServerStatusPoller` (see `status-poll.ts`) and one `AutomationEvents` per node. Filters run
+ * before a message is built (see `filters.ts`), so that the EPG's first sync costs nothing
+ * unless the node asks for EPG events.
+ */
+import { AutomationEvents } from '../../htsp';
+import type {
+  CacheKind,
+  ChangeEvent,
+  HtspSession,
+  MetadataCache,
+  ReminderRule,
+  SessionState,
+  SessionStatus,
+  StatusChangeEvent,
+  StatusEntry,
+  StatusKind,
+  StatusUnavailable,
+} from '../../htsp';
+import { badInput, linkServer, NodeError, onInput, redact, requireLink } from '../shared';
+import type { Node, NodeAPI } from '../shared';
+import {
+  ChannelFilter,
+  EVENTS_TYPE,
+  OBJECT_KINDS,
+  SERVER_KINDS,
+  SettingsError,
+  parseEventsSettings,
+  textMatches,
+  titleMatches,
+  type EventsNodeDef,
+  type EventsSettings,
+} from './filters';
+import {
+  changeMessage,
+  nowPlayingMessage,
+  recordingMessage,
+  reminderMessage,
+  sessionMessage,
+  sessionPayload,
+  snapshotMessage,
+  type ChangeMessage,
+} from './messages';
+import { joinStatusPoll, type StatusPollHandle } from './status-poll';
+
+/** Messages sent per turn of the event loop while streaming a snapshot. */
+const SNAPSHOT_CHUNK = 500;
+/**
+ * Nodes are created one after the other when a flow starts; a message sent from a constructor
+ * can reach a node that does not exist yet. The inject node waits as long for "inject once".
+ */
+const START_DELAY_MS = 100;
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (Buffer.isBuffer(v)) return 'a buffer';
+  if (typeof v === 'string') return `"${v.slice(0, 40)}"`;
+  return `a ${typeof v}`;
+}
+
+/** The cache's current objects of one kind, shaped as `add` changes so that the filters apply. */
+function* currentObjects(cache: MetadataCache, kind: CacheKind, eventChannels: number[] | undefined): Generator<ChangeEvent> {
+  switch (kind) {
+    case 'channel':
+      for (const o of cache.channelsById.values()) yield { kind, action: 'add', id: o.channelId, object: o, changed: [] };
+      return;
+    case 'tag':
+      for (const o of cache.tagsById.values()) yield { kind, action: 'add', id: o.tagId, object: o, changed: [] };
+      return;
+    case 'dvrEntry':
+      for (const o of cache.dvrEntriesById.values()) yield { kind, action: 'add', id: o.id, object: o, changed: [] };
+      return;
+    case 'autorecEntry':
+      for (const o of cache.autorecEntriesById.values()) yield { kind, action: 'add', id: o.id, object: o, changed: [] };
+      return;
+    case 'timerecEntry':
+      for (const o of cache.timerecEntriesById.values()) yield { kind, action: 'add', id: o.id, object: o, changed: [] };
+      return;
+    case 'event': {
+      // With a channel filter, walk only those channels' schedules instead of the whole EPG.
+      if (eventChannels) {
+        for (const ch of eventChannels) for (const o of cache.eventsOf(ch)) yield { kind, action: 'add', id: o.eventId, object: o, changed: [] };
+      } else {
+        for (const o of cache.eventsById.values()) yield { kind, action: 'add', id: o.eventId, object: o, changed: [] };
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/**
+ * The message id of a status entry. Mirrors how the poller keys its diffs (inputs can carry
+ * several streams under one uuid); the poller does not expose its key function.
+ */
+function statusId(kind: StatusKind, e: StatusEntry): number | string {
+  if (kind === 'input') {
+    const uuid = typeof e.uuid === 'string' ? e.uuid : '';
+    return typeof e.stream === 'string' && e.stream !== '' ? `${uuid}/${e.stream}` : uuid;
+  }
+  return typeof e.id === 'number' ? e.id : String(e.id);
+}
+
+function unavailableText(info: StatusUnavailable): string {
+  return info.reason === 'unsupported' ? 'no server status' : 'no admin rights';
+}
+
+export = function register(RED: NodeAPI): void {
+  function TvheadendEvents(this: Node, def: EventsNodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+
+    let settings: EventsSettings;
+    try {
+      settings = parseEventsSettings(def as unknown as Record<string, unknown>);
+    } catch (err) {
+      const e = err instanceof SettingsError ? err : new SettingsError(String(err), 'invalid settings');
+      node.status({ fill: 'red', shape: 'ring', text: e.short });
+      node.error(e.message);
+      onInput(node, () => {
+        throw badInput(e.message);
+      });
+      return;
+    }
+
+    const link = linkServer(RED, node, def.server);
+    if (!link) {
+      onInput(node, () => {
+        requireLink(link);
+      });
+      return;
+    }
+    const session: HtspSession = link.session;
+    const secretFree = (text: string): string => redact(text, link.secrets());
+    let closed = false;
+
+    const emit = (msg: ChangeMessage): void => {
+      if (closed) return;
+      // The payload objects belong to the cache and the poller; the flow gets its own copy.
+      node.send(RED.util.cloneMessage(msg));
+    };
+
+    const channels = new ChannelFilter(settings.channels, session);
+    const objectKinds = OBJECT_KINDS.filter((k) => settings.kinds.has(k));
+    const wantedObjects = new Set<CacheKind>(objectKinds);
+    const statusKinds = SERVER_KINDS.filter((k) => settings.kinds.has(k));
+    const wantSession = settings.kinds.has('session');
+    const auto = settings.automations;
+    let automations: AutomationEvents | undefined;
+    let reminderQueued = false;
+
+    // ------------------------------------------------------------ cache changes
+
+    const onChange = (c: ChangeEvent): void => {
+      if (c.kind === 'channel') {
+        channels.noteChannelChange(c);
+        if (reminderChannelsMayChange(c)) queueReminderRefresh();
+      }
+      // Cheapest tests first: most of a sync's changes are EPG events nobody asked for.
+      if (!wantedObjects.has(c.kind) || c.initial) return;
+      if (!settings.actions.has(c.action)) return;
+      if (!channels.matchesObject(c) || !titleMatches(settings.title, c)) return;
+      emit(changeMessage(c));
+    };
+    session.on('change', onChange);
+
+    // ------------------------------------------------------------ own session state
+
+    let lastState: SessionState = session.state;
+    let lastSession: Record<string, unknown> | undefined = wantSession ? sessionPayload(session.status, secretFree) : undefined;
+    const onState = (status: SessionStatus): void => {
+      // Sync progress repeats the state; only transitions are news.
+      if (status.state === lastState) return;
+      lastState = status.state;
+      if (!wantSession) return;
+      const payload = sessionPayload(status, secretFree);
+      const previous = lastSession;
+      lastSession = payload;
+      emit(sessionMessage(payload, previous, false));
+    };
+    session.on('state', onState);
+
+    // ------------------------------------------------------------ server-wide activity
+
+    let poll: StatusPollHandle | undefined;
+    let unavailableShown = false;
+    /** A snapshot is waiting for the next completed poll to add the server lists. */
+    let statusSnapshotPending = false;
+
+    const statusSnapshot = (): ChangeMessage[] => {
+      const snap = poll?.current();
+      if (!snap || snap.stale || !snap.available) return [];
+      const out: ChangeMessage[] = [];
+      const lists: Array<[StatusKind, readonly StatusEntry[]]> = [
+        ['serverSubscription', snap.subscriptions],
+        ['input', snap.inputs],
+        ['connection', snap.connections],
+      ];
+      for (const [kind, list] of lists) {
+        if (!statusKinds.includes(kind)) continue;
+        for (const e of list) {
+          if (kind === 'serverSubscription' && !channels.matches(undefined, typeof e.channel === 'string' ? e.channel : undefined)) continue;
+          out.push(snapshotMessage(kind, statusId(kind, e), e));
+        }
+      }
+      return out;
+    };
+
+    if (statusKinds.length > 0) {
+      poll = joinStatusPoll(session, {
+        intervalMs: settings.pollIntervalMs,
+        kinds: new Set(statusKinds),
+        change(c: StatusChangeEvent) {
+          // A first poll reports what was already there; snapshots cover that (see polled()).
+          if (c.initial || !statusKinds.includes(c.kind)) return;
+          if (!settings.actions.has(c.action) || !channels.matchesStatus(c)) return;
+          emit(changeMessage(c));
+        },
+        unavailable(info: StatusUnavailable) {
+          if (unavailableShown) return;
+          unavailableShown = true;
+          node.status({ fill: 'yellow', shape: 'ring', text: unavailableText(info) });
+          node.warn(`server-wide activity is not available: ${info.message}`);
+        },
+        polled() {
+          if (!statusSnapshotPending) return;
+          statusSnapshotPending = false;
+          for (const m of statusSnapshot()) emit(m);
+        },
+      });
+    }
+
+    // ------------------------------------------------------------ automations
+
+    const reminderRule = (): ReminderRule => {
+      const rule: ReminderRule = { name: node.name || node.id, leadMinutes: settings.reminderMinutes };
+      if (settings.title) rule.title = settings.title;
+      if (channels.active) {
+        const ids = channels.channelIds();
+        // An empty list means "any channel" to the rule; a filter naming unknown channels means none.
+        rule.channelIds = ids.length > 0 ? ids : [-1];
+      }
+      return rule;
+    };
+
+    function reminderChannelsMayChange(c: Extract<ChangeEvent, { kind: 'channel' }>): boolean {
+      if (!automations || !auto.has('reminder') || !channels.active || c.initial) return false;
+      return c.action !== 'update' || c.changed.some((f) => f === 'channelName' || f === 'channelNumber' || f === 'channelNumberMinor');
+    }
+
+    function queueReminderRefresh(): void {
+      if (reminderQueued) return;
+      reminderQueued = true;
+      setImmediate(() => {
+        reminderQueued = false;
+        if (!closed && automations) automations.setReminders([reminderRule()]);
+      });
+    }
+
+    if (auto.size > 0) {
+      const a = new AutomationEvents(session, {
+        // EPG and DVR times are the server's; the simulator (or a skewed server) has its own clock.
+        now: () => session.serverNow() * 1000,
+        nowPlaying: auto.has('nowPlaying'),
+        reminders: auto.has('reminder') ? [reminderRule()] : [],
+      });
+      const recordingPasses = (channelId: number | undefined, channelName: string | undefined, title: string | undefined): boolean =>
+        channels.matches(channelId, channelName) && textMatches(settings.title, title);
+      if (auto.has('recordingStarted')) {
+        a.on('recordingStarted', (ev) => {
+          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emit(recordingMessage('started', ev));
+        });
+      }
+      if (auto.has('recordingFinished')) {
+        a.on('recordingFinished', (ev) => {
+          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emit(recordingMessage('finished', ev));
+        });
+      }
+      if (auto.has('recordingFailed')) {
+        a.on('recordingFailed', (ev) => {
+          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emit(recordingMessage('failed', ev));
+        });
+      }
+      if (auto.has('nowPlaying')) {
+        a.on('nowPlaying', (ev) => {
+          if (channels.matches(ev.channelId, ev.channelName) && textMatches(settings.title, ev.now?.title)) emit(nowPlayingMessage(ev));
+        });
+      }
+      if (auto.has('reminder')) {
+        // The rule already holds the channel and title filters.
+        a.on('reminder', (ev) => emit(reminderMessage(ev)));
+      }
+      automations = a;
+      a.start();
+    }
+
+    // ------------------------------------------------------------ snapshots
+
+    let snapshotGeneration = 0;
+    let startedOnce = false;
+
+    function* snapshotMessages(): Generator<ChangeMessage> {
+      if (wantSession) yield sessionMessage(sessionPayload(session.status, secretFree), undefined, true);
+      const cache = session.cache;
+      const eventChannels = channels.active ? channels.channelIds() : undefined;
+      for (const kind of objectKinds) {
+        for (const c of currentObjects(cache, kind, eventChannels)) {
+          if (!channels.matchesObject(c) || !titleMatches(settings.title, c)) continue;
+          yield snapshotMessage(c.kind, c.id, c.object);
+        }
+      }
+      if (statusKinds.length > 0) {
+        const lists = statusSnapshot();
+        if (lists.length > 0 || poll?.current()?.stale === false) yield* lists;
+        else statusSnapshotPending = poll?.current()?.available !== false;
+      }
+    }
+
+    /** Streams the snapshot in slices, so that a large EPG does not block the runtime. */
+    const runSnapshot = (): void => {
+      const gen = ++snapshotGeneration;
+      const it = snapshotMessages();
+      const step = (): void => {
+        if (closed || gen !== snapshotGeneration) return;
+        for (let i = 0; i < SNAPSHOT_CHUNK; i++) {
+          const r = it.next();
+          if (r.done) return;
+          emit(r.value);
+        }
+        setImmediate(step);
+      };
+      step();
+    };
+
+    const onReady = (): void => {
+      channels.invalidate();
+      if (automations && auto.has('reminder') && channels.active) queueReminderRefresh();
+      if (settings.initial === 'connect' || (settings.initial === 'start' && !startedOnce)) {
+        startedOnce = true;
+        runSnapshot();
+      }
+    };
+    session.on('ready', onReady);
+
+    let startTimer: NodeJS.Timeout | undefined;
+    if (settings.initial !== 'none' && session.state === 'ready') {
+      startedOnce = true;
+      startTimer = setTimeout(() => {
+        startTimer = undefined;
+        runSnapshot();
+      }, START_DELAY_MS);
+    }
+
+    // ------------------------------------------------------------ input and close
+
+    onInput(
+      node,
+      (msg) => {
+        requireLink(link);
+        const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : undefined;
+        if (command !== 'snapshot') {
+          throw badInput(`the only command is msg.payload "snapshot" (re-send the current state), got ${describe(msg.payload)}`);
+        }
+        if (!session.cache.hasSynced) {
+          throw new NodeError('disconnected', `no state to send yet: the server node is ${session.state}, the snapshot needs a first sync`);
+        }
+        runSnapshot();
+      },
+      { link },
+    );
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      snapshotGeneration++;
+      if (startTimer) clearTimeout(startTimer);
+      session.off('change', onChange);
+      session.off('state', onState);
+      session.off('ready', onReady);
+      automations?.stop();
+      poll?.leave();
+      done();
+    });
+  }
+
+  RED.nodes.registerType(EVENTS_TYPE, TvheadendEvents);
+};
