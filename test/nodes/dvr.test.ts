@@ -1,0 +1,329 @@
+// tvheadend-dvr against the simulator: each action is checked in the node's output, in the
+// session cache and in the simulator's own DVR data.
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_USERS, type SimDvrEntry, type SimEvent, type SimOptions, type TvheadendSimulator } from '../../src/sim';
+import type { HtsmsgMap } from '../../src/htsp';
+import { SERVER, failure, flow, helper, load, ready, result, serverNodeOf, startSim, until } from './epg-dvr-helpers';
+
+type OutEntry = Record<string, unknown> & { id: number; status: string; state: string; eventId?: number; error?: string };
+type OutRule = Record<string, unknown> & { id: string };
+
+let sim: TvheadendSimulator;
+
+async function dvrFlow(def: Record<string, unknown> = {}, simOpts: SimOptions = {}, credentials?: Record<string, Record<string, string>>): Promise<void> {
+  sim = await startSim({ seed: 3, ...simOpts });
+  await load(flow(sim.port, { type: 'tvheadend-dvr', action: 'msg', ...def }), credentials);
+  await ready();
+}
+
+beforeEach(() => {
+  sim = undefined as unknown as TvheadendSimulator;
+});
+afterEach(async () => {
+  await helper.unload();
+  await sim?.stop();
+});
+
+const cache = () => serverNodeOf(SERVER).session.cache;
+
+/** The status a person would give each simulator entry (written independently of the node). */
+function statusOf(e: SimDvrEntry): string {
+  if (e.state === 'scheduled') return 'upcoming';
+  if (e.state === 'recording') return 'recording';
+  if (e.state === 'completed' && !e.error) return 'completed';
+  return 'failed';
+}
+
+function recordedEventIds(): Set<number> {
+  return new Set(sim.dvrEntries.map((e) => e.eventId).filter((id): id is number => id !== undefined));
+}
+
+function futureEvent(channelIndex: number, minLeadSec = 3600): SimEvent {
+  const now = sim.now();
+  const taken = recordedEventIds();
+  const ev = sim.getEvents(sim.channels[channelIndex].id).find((e) => e.start > now + minLeadSec && !taken.has(e.id));
+  assert.ok(ev, 'the simulator has a future programme');
+  return ev;
+}
+
+/** Waits until the session's cache shows every simulator entry in the simulator's state. */
+async function cacheCaughtUp(): Promise<void> {
+  await until('the cache to follow the simulator', () =>
+    sim.dvrEntries.every((e) => cache().dvrEntriesById.get(e.id)?.state === e.state) && cache().dvrEntriesById.size === sim.dvrEntries.length,
+  );
+}
+
+test('record an EPG event by id: a scheduled entry, in the cache and in the simulator', async () => {
+  await dvrFlow();
+  const ev = futureEvent(3);
+  const { payload } = await result<OutEntry>({ payload: { action: 'record', eventId: ev.id, comment: 'from a flow' } });
+  assert.equal(payload.status, 'upcoming');
+  assert.equal(payload.state, 'scheduled');
+  assert.equal(payload.eventId, ev.id);
+  assert.equal(payload.title, ev.title);
+  assert.equal(payload.channel, ev.channelId);
+  assert.equal(payload.channelName, sim.channels[3].name);
+  assert.equal(payload.startIso, new Date(ev.start * 1000).toISOString());
+  const inSim = sim.getDvrEntry(payload.id);
+  assert.ok(inSim, 'the simulator has the entry');
+  assert.equal(inSim.state, 'scheduled');
+  assert.equal(inSim.eventId, ev.id);
+  assert.equal(inSim.owner, 'demo');
+  assert.equal(inSim.comment, 'from a flow');
+  assert.equal(cache().dvrEntriesById.get(payload.id)?.eventId, ev.id);
+});
+
+test('record what is on now on a channel given by number, and what is next by name', async () => {
+  await dvrFlow({ action: 'record' });
+  const ch = sim.channels[4];
+  const nn = sim.getNowNext(ch.id);
+  assert.ok(nn.now && nn.next);
+  const now = await result<OutEntry>({ payload: { channel: String(ch.number) } });
+  assert.equal(now.payload.eventId, nn.now.id);
+  assert.ok(['upcoming', 'recording'].includes(now.payload.status), now.payload.status);
+  assert.equal(sim.getDvrEntry(now.payload.id)?.eventId, nn.now.id);
+  const next = await result<OutEntry>({ payload: { channel: ch.name, when: 'next' } });
+  assert.equal(next.payload.eventId, nn.next.id);
+  assert.equal(next.payload.status, 'upcoming');
+});
+
+test('record the first result of an EPG search, or the next programme with a title', async () => {
+  await dvrFlow({ action: 'record' });
+  const ev = futureEvent(1);
+  // What the EPG node outputs: an array of events.
+  const fromSearch = await result<OutEntry>({ payload: [{ eventId: ev.id, title: ev.title }, { eventId: 1 }] });
+  assert.equal(fromSearch.payload.eventId, ev.id);
+
+  const now = sim.now();
+  const taken = recordedEventIds();
+  const target = sim
+    .getEvents()
+    .filter((e) => e.stop > now && /tennis/i.test(e.title) && !taken.has(e.id))
+    .sort((a, b) => a.start - b.start || a.id - b.id)[0];
+  assert.ok(target, 'the simulator has a tennis programme');
+  const byTitle = await result<OutEntry>({ payload: { title: 'tennis' } });
+  assert.equal(byTitle.payload.eventId, target.id);
+  assert.equal(sim.getDvrEntry(byTitle.payload.id)?.title, target.title);
+});
+
+test('a manual timer records a channel for a time window', async () => {
+  await dvrFlow({ action: 'timer', channel: 'Sim News 24', channelType: 'str' });
+  const start = sim.now() + 2 * 3600;
+  const stop = start + 1800;
+  const { payload } = await result<OutEntry>({
+    payload: { start: new Date(start * 1000).toISOString(), stop: stop * 1000, title: 'Evening timer', description: 'set by a flow' },
+  });
+  const ch = sim.findChannel('Sim News 24');
+  assert.ok(ch);
+  assert.equal(payload.status, 'upcoming');
+  assert.equal(payload.channel, ch.id);
+  assert.equal(payload.start, start);
+  assert.equal(payload.stop, stop);
+  assert.equal(payload.title, 'Evening timer');
+  assert.equal(payload.duration, 1800);
+  const inSim = sim.getDvrEntry(payload.id);
+  assert.equal(inSim?.channelId, ch.id);
+  assert.equal(inSim?.start, start);
+  assert.equal(inSim?.stop, stop);
+  assert.equal(inSim?.eventId, undefined);
+  assert.equal(inSim?.description, 'set by a flow');
+});
+
+test('lists by status follow the simulator clock: upcoming, recording, completed, failed', async () => {
+  await dvrFlow();
+  const ch = sim.channels[0].id;
+  const t0 = sim.now();
+  const ok = await result<OutEntry>({ payload: { action: 'timer', channel: ch, start: t0 + 60, stop: t0 + 180, title: 'Short one' } });
+  const bad = await result<OutEntry>({ payload: { action: 'timer', channel: ch, start: t0 + 60, stop: t0 + 120, title: 'Doomed one' } });
+  sim.failDvrEntry(bad.payload.id, 'No free adapter');
+
+  const check = async (phase: string): Promise<Record<string, number[]>> => {
+    await cacheCaughtUp();
+    const lists: Record<string, number[]> = {};
+    for (const state of ['upcoming', 'recording', 'completed', 'failed']) {
+      const { payload } = await result<OutEntry[]>({ payload: { action: 'list', state } });
+      assert.ok(payload.every((e) => e.status === state), `${phase}: only ${state}`);
+      const expected = sim.dvrEntries
+        .filter((e) => statusOf(e) === state)
+        .sort((a, b) => a.start - b.start || a.id - b.id)
+        .map((e) => e.id);
+      assert.deepEqual(payload.map((e) => e.id), expected, `${phase}: ${state}`);
+      lists[state] = expected;
+    }
+    const all = await result<OutEntry[]>({ payload: { action: 'list', state: 'all' } });
+    assert.equal(all.payload.length, sim.dvrEntries.length, `${phase}: all`);
+    return lists;
+  };
+
+  const before = await check('before');
+  assert.ok(before.upcoming.includes(ok.payload.id) && before.upcoming.includes(bad.payload.id));
+  assert.ok(before.failed.length >= 2, 'the simulator starts with an aborted and a missed recording');
+
+  sim.advance(90);
+  const during = await check('during');
+  assert.ok(during.recording.includes(ok.payload.id));
+
+  sim.advance(200);
+  const after = await check('after');
+  assert.ok(after.completed.includes(ok.payload.id));
+  assert.ok(after.failed.includes(bad.payload.id));
+  const failed = await result<OutEntry[]>({ payload: { action: 'list', state: 'failed' } });
+  assert.equal(failed.payload.find((e) => e.id === bad.payload.id)?.error, 'No free adapter');
+});
+
+test('the node’s list setting is used when the message names no state', async () => {
+  await dvrFlow({ action: 'list', list: 'completed' });
+  await cacheCaughtUp();
+  const { payload } = await result<OutEntry[]>({ payload: 1700000000000 });
+  assert.deepEqual(
+    payload.map((e) => e.id).sort(),
+    sim.dvrEntries.filter((e) => statusOf(e) === 'completed').map((e) => e.id).sort(),
+  );
+});
+
+test('stop a running recording: it completes without an error', async () => {
+  await dvrFlow({ action: 'stop' });
+  const running = sim.dvrEntries.find((e) => e.state === 'recording');
+  assert.ok(running, 'the simulator has a running recording');
+  const { payload } = await result<OutEntry>({ payload: running.id });
+  assert.equal(payload.id, running.id);
+  assert.equal(payload.status, 'completed');
+  assert.equal(payload.state, 'completed');
+  assert.equal(payload.error, undefined);
+  assert.equal(sim.getDvrEntry(running.id)?.state, 'completed');
+  assert.equal(sim.getDvrEntry(running.id)?.error, undefined);
+});
+
+test('cancel: a scheduled recording is removed, a running one is aborted and kept', async () => {
+  await dvrFlow({ action: 'cancel' });
+  const scheduled = sim.dvrEntries.find((e) => e.state === 'scheduled' && !e.autorecId && !e.timerecId);
+  assert.ok(scheduled);
+  const removed = await result<OutEntry>({ payload: { id: scheduled.id } });
+  assert.equal(removed.payload.status, 'removed');
+  assert.equal(removed.payload.title, scheduled.title);
+  assert.equal(sim.getDvrEntry(scheduled.id), undefined);
+  assert.equal(cache().dvrEntriesById.has(scheduled.id), false);
+
+  const running = sim.dvrEntries.find((e) => e.state === 'recording');
+  assert.ok(running);
+  const aborted = await result<OutEntry>({ payload: { id: running.id } });
+  assert.equal(aborted.payload.status, 'failed');
+  assert.equal(aborted.payload.error, 'Aborted by user');
+  assert.equal(sim.getDvrEntry(running.id)?.state, 'completed');
+  assert.equal(sim.getDvrEntry(running.id)?.error, 'Aborted by user');
+});
+
+test('delete a finished recording, by the dvrId of an EPG event too', async () => {
+  await dvrFlow({ action: 'delete' });
+  const done = sim.dvrEntries.find((e) => e.state === 'completed' && !e.error);
+  assert.ok(done);
+  const { payload } = await result<OutEntry>({ payload: { id: done.id } });
+  assert.equal(payload.status, 'removed');
+  assert.equal(sim.getDvrEntry(done.id), undefined);
+  await until('the cache to drop the entry', () => !cache().dvrEntriesById.has(done.id));
+
+  const fromEpg = sim.dvrEntries.find((e) => e.eventId !== undefined && e.state === 'scheduled');
+  assert.ok(fromEpg);
+  const second = await result<OutEntry>({ payload: { eventId: fromEpg.eventId, dvrId: fromEpg.id, title: 'an EPG event' } });
+  assert.equal(second.payload.id, fromEpg.id);
+  assert.equal(sim.getDvrEntry(fromEpg.id), undefined);
+});
+
+test('an unknown DVR id is refused by the server with code server', async () => {
+  await dvrFlow({ action: 'stop' });
+  const err = await failure({ payload: { id: 424242 } });
+  assert.equal(err.code, 'server');
+  assert.match(err.message, /not found/i);
+});
+
+test('autorec rules: created with the wire fields Tvheadend needs, the simulator schedules matches, deleted again', async () => {
+  await dvrFlow();
+  const requests: HtsmsgMap[] = [];
+  sim.on('request', (r: { method?: string; message: HtsmsgMap }) => {
+    if (r.method === 'addAutorecEntry') requests.push(r.message);
+  });
+  const sports = sim.channels.find((c) => c.genre === 'sports');
+  assert.ok(sports);
+
+  const { payload: rule } = await result<OutRule>({
+    payload: { action: 'addAutorec', title: 'Match Day', channel: sports.name, minDuration: 600, name: 'Football' },
+  });
+  assert.equal(typeof rule.id, 'string');
+  assert.equal(rule.title, 'Match Day');
+  assert.equal(rule.name, 'Football');
+  assert.equal(rule.channel, sports.id);
+  assert.equal(rule.channelName, sports.name);
+  assert.equal(rule.minDuration, 600);
+  assert.equal(requests[0]?.channelId, sports.id);
+  assert.equal(requests[0]?.minduration, 600, 'lower-case on the wire (G18)');
+  assert.equal(requests[0]?.minDuration, undefined);
+
+  const inSim = sim.getAutorecEntry(rule.id);
+  assert.equal(inSim?.channelId, sports.id);
+  assert.equal(inSim?.minDuration, 600);
+  const made = sim.dvrEntries.filter((e) => e.autorecId === rule.id);
+  assert.ok(made.length > 0, 'the simulator scheduled matching programmes');
+  for (const e of made) {
+    const ev = sim.getEvent(e.eventId ?? -1);
+    assert.ok(ev && /match day/i.test(ev.title) && ev.channelId === sports.id && ev.stop - ev.start >= 600);
+  }
+  await until('the cache to have the new entries', () => made.every((e) => cache().dvrEntriesById.get(e.id)?.autorecId === rule.id));
+
+  const { payload: anyChannel } = await result<OutRule>({ payload: { action: 'addAutorec', title: '^Quiz Master$' } });
+  assert.equal(requests[1]?.channelId, -1, 'any channel is sent as -1');
+  assert.equal(anyChannel.channel, undefined);
+  assert.equal(sim.getAutorecEntry(anyChannel.id)?.channelId, undefined);
+
+  const { payload: rules } = await result<OutRule[]>({ payload: { action: 'listAutorec' } });
+  assert.deepEqual(new Set(rules.map((r) => r.id)), new Set(sim.autorecEntries.map((r) => r.id)));
+
+  const { payload: gone } = await result<OutRule>({ payload: { action: 'deleteAutorec', id: rule.id } });
+  assert.equal(gone.id, rule.id);
+  assert.equal(sim.getAutorecEntry(rule.id), undefined);
+  assert.equal(sim.dvrEntries.filter((e) => e.autorecId === rule.id && e.state === 'scheduled').length, 0);
+  assert.equal(cache().autorecEntriesById.has(rule.id), false);
+});
+
+test('a user without DVR rights gets code noaccess at the Catch node', async () => {
+  await dvrFlow({}, { users: [...DEFAULT_USERS, { username: 'viewer', password: 'viewer', rights: { streaming: true } }] }, { [SERVER]: { username: 'viewer', password: 'viewer' } });
+  assert.equal(serverNodeOf().session.rights?.dvr, false);
+  const before = sim.dvrEntries.length;
+  for (const payload of [{ action: 'record', channel: sim.channels[0].name }, { action: 'list' }, { action: 'addAutorec', title: 'x' }]) {
+    const err = await failure({ payload });
+    assert.equal(err.code, 'noaccess', payload.action);
+    assert.match(err.message, /no DVR rights/);
+    assert.ok(err.statuses.some((s) => s.fill === 'red' && s.shape === 'ring'));
+  }
+  assert.equal(sim.dvrEntries.length, before);
+});
+
+test('bad input reaches the Catch node with code bad-input', async () => {
+  await dvrFlow();
+  const cases: Array<{ payload: unknown; message: RegExp }> = [
+    { payload: { action: 'fly' }, message: /unknown action "fly"/ },
+    { payload: {}, message: /no action/ },
+    { payload: { action: 'record' }, message: /nothing to record/ },
+    { payload: { action: 'record', eventId: 987654321 }, message: /unknown EPG event 987654321/ },
+    { payload: { action: 'record', channel: 'Nope TV' }, message: /unknown channel "Nope TV"/ },
+    { payload: { action: 'record', title: 'no programme is called this' }, message: /no programme/ },
+    { payload: { action: 'record', channel: 1, when: 'later' }, message: /"now" or "next"/ },
+    { payload: { action: 'timer', channel: sim.channels[0].name, start: 1000, stop: 2000, title: 'old' }, message: /ends in the past/ },
+    { payload: { action: 'timer', channel: sim.channels[0].name, start: '2100-01-01T20:00:00Z', stop: '2100-01-01T19:00:00Z', title: 't' }, message: /stop must be after/ },
+    { payload: { action: 'timer', channel: sim.channels[0].name, start: '2100-01-01T20:00:00Z', stop: '2100-01-01T21:00:00Z' }, message: /needs a title/ },
+    { payload: { action: 'timer', start: '2100-01-01T20:00:00Z', stop: '2100-01-01T21:00:00Z', title: 't' }, message: /needs a channel/ },
+    { payload: { action: 'stop' }, message: /no DVR entry/ },
+    { payload: { action: 'cancel', id: -4 }, message: /whole number/ },
+    { payload: { action: 'list', state: 'sometime' }, message: /state must be one of/ },
+    { payload: { action: 'addAutorec', title: '(' }, message: /not a valid regular expression/ },
+    { payload: { action: 'addAutorec', title: 'x', priority: 9 }, message: /priority/ },
+    { payload: { action: 'deleteAutorec', id: 5 }, message: /no autorec rule/ },
+  ];
+  const entries = sim.dvrEntries.length;
+  for (const c of cases) {
+    const err = await failure({ payload: c.payload });
+    assert.equal(err.code, 'bad-input', JSON.stringify(c.payload));
+    assert.match(err.message, c.message, JSON.stringify(c.payload));
+  }
+  assert.equal(sim.dvrEntries.length, entries, 'nothing was created');
+});
