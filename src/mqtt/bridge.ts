@@ -1,0 +1,711 @@
+/**
+ * The MQTT bridge: owns one mqtt.js client and mirrors one HTSP session onto the broker.
+ *
+ * Publishing is "desired state minus published state": every flush computes the full set of
+ * retained topics (states and discovery configs) and sends only the differences, a retained
+ * empty payload for each topic that is gone. Flushes are throttled (`publishIntervalMs`) and
+ * capped (`maxPerFlush`), so a burst of EPG or DVR changes costs one flush, not one message
+ * per change. After a (re)connect or HA's birth message everything is sent again.
+ *
+ * Stale topics from an earlier run (a deleted DVR entry, an entity no longer announced) are
+ * found by a brief subscription to the bridge's own topic levels on every connect: whatever
+ * retained topic it yields that the bridge does not publish once its state is complete is
+ * deleted.
+ */
+import { EventEmitter } from 'node:events';
+import mqtt from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { ServerStatusPoller } from '../htsp/server-status';
+import type { ChangeEvent } from '../htsp/cache';
+import type { HtsmsgMap } from '../htsp/codec';
+import { CommandRunner, normaliseAllowList, type CommandReply } from './commands';
+import { discoveryConfigs, discoveryProblems, type Origin } from './discovery';
+import type { Json } from './json';
+import { computeState, OwnSubscriptions, selectChannels, type DiskSpace, type SelectedChannel, type StatusView } from './state';
+import { STATE, topicProblem, Topics } from './topics';
+import type { BridgeSession, ChannelSelection, Logger } from './types';
+
+export interface BrokerTls {
+  ca?: string | Buffer | Array<string | Buffer>;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  passphrase?: string;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  alpnProtocols?: string[];
+}
+
+export interface BrokerOptions {
+  /** mqtt://, mqtts://, ws:// or wss:// */
+  url: string;
+  username?: string;
+  password?: string;
+  clientId?: string;
+  /** 'auto' (default): MQTT 5, and 3.1.1 when the broker refuses 5. */
+  protocolVersion?: 4 | 5 | 'auto';
+  /** Seconds (default 60, mqtt.js' default). */
+  keepalive?: number;
+  /** Default 1000 ms, mqtt.js' default. */
+  reconnectPeriodMs?: number;
+  /** Default 30 000 ms, mqtt.js' default. */
+  connectTimeoutMs?: number;
+  tls?: BrokerTls;
+}
+
+export interface BridgeTiming {
+  /** Least time between two flushes (default 1000 ms). */
+  publishIntervalMs?: number;
+  /** At most this many messages per flush (default 100); the rest follows a flush later. */
+  maxPerFlush?: number;
+  /** How often signal and queue figures are sampled (default 10 000 ms). */
+  statsIntervalMs?: number;
+  /** Step of programme progress and of the now/next refresh (default 60 000 ms). */
+  progressIntervalMs?: number;
+  /** getDiskSpace polling (default 300 000 ms). */
+  diskIntervalMs?: number;
+  /** Wait after HA's `online` before republishing (default 2000 ms), so that HA is subscribed. */
+  haBirthDelayMs?: number;
+  /** How long retained topics are collected on connect (default 1500 ms). */
+  readbackMs?: number;
+  /** Server status polling (default 5000 ms). */
+  statusPollMs?: number;
+}
+
+export interface BridgeOptions {
+  session: BridgeSession;
+  broker: BrokerOptions;
+  baseTopic: string;
+  /** Default true. */
+  discovery?: boolean;
+  /** Default `homeassistant`. */
+  discoveryPrefix?: string;
+  /** Which channels get a now/next topic (default none). */
+  channels?: ChannelSelection;
+  /** A now-playing HA sensor for each selected channel (only with mode `selected`; default true). */
+  nowPlayingSensors?: boolean;
+  /** Commands the broker may run (default: read-only methods and recording add/stop/cancel). */
+  allow?: readonly string[];
+  /**
+   * Server-wide viewers and tuners: true (default) polls the server's status (admin only), a
+   * `StatusView` uses one given, false leaves them out.
+   */
+  serverStatus?: boolean | StatusView;
+  origin: Origin;
+  /** Device name shown until the server's own name is known. */
+  deviceName?: string;
+  /** Values that must never reach the broker or a log line. */
+  secrets?: () => string[];
+  log?: Logger;
+  timing?: BridgeTiming;
+}
+
+export type BrokerState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'refused' | 'stopped';
+
+export interface BridgeStatus {
+  broker: BrokerState;
+  /** Session state, as the bridge last saw it. */
+  session: BridgeSession['state'];
+  /** Text of the last broker problem, without secrets. */
+  error?: string;
+  /** MQTT protocol version in use once connected. */
+  protocolVersion?: number;
+}
+
+export declare interface MqttBridge {
+  on(event: 'status', listener: (status: BridgeStatus) => void): this;
+  on(event: 'command', listener: (info: { method: string; ok: boolean }) => void): this;
+  on(event: string, listener: (...args: never[]) => void): this;
+}
+
+const FAST_TOPICS: readonly string[] = [STATE.subscriptions, STATE.tuners];
+/** CONNACK codes meaning "that protocol version, no" (3.1.1 and 5). */
+const BAD_PROTOCOL = new Set([1, 132]);
+/** CONNACK codes meaning the credentials or the client are refused: retrying won't help. */
+const AUTH_REFUSED = new Set([2, 4, 5, 133, 134, 135, 138, 140]);
+const CONNACK_RETRY_MS = 15_000;
+
+const QOS1: IClientPublishOptions = { qos: 1, retain: true };
+
+export class MqttBridge extends EventEmitter {
+  readonly topics: Topics;
+  private readonly opts: BridgeOptions;
+  private readonly session: BridgeSession;
+  private readonly log: Logger;
+  private readonly secrets: () => string[];
+  private readonly t: Required<BridgeTiming>;
+  private readonly own = new OwnSubscriptions();
+  private readonly commands: CommandRunner;
+  private readonly allowed: ReadonlySet<string>;
+  private readonly ownPoller: ServerStatusPoller | undefined;
+  private readonly statusView: StatusView | undefined;
+
+  private client: MqttClient | undefined;
+  private protocolVersion: 4 | 5;
+  private started = false;
+  private stopped = false;
+  private connected = false;
+  private brokerState: BrokerState = 'idle';
+  private lastError: string | undefined;
+  private connackRetry: NodeJS.Timeout | undefined;
+
+  /** topic → payload as last sent on the current broker (retained). */
+  private readonly published = new Map<string, string>();
+  /** Topics to send again even if unchanged (after a connect or HA's birth). */
+  private forced: Set<string> | undefined;
+  private forceRequested = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastFlushAt = 0;
+  private haTimer: NodeJS.Timeout | undefined;
+  private timers: NodeJS.Timeout[] = [];
+
+  /** Retained topics seen during the connect-time read-back; undefined when none is running. */
+  private readback: Set<string> | undefined;
+  private readbackDone = false;
+  /** Found by a read-back, waiting for the state to be complete before they are judged. */
+  private staleCandidates = new Set<string>();
+
+  private disk: DiskSpace | undefined;
+  private diskAttempted = false;
+  private diskBusy = false;
+  private lastDiskAt = 0;
+  private fastDue = true;
+  private readonly fastSample = new Map<string, Json>();
+  private readySince = 0;
+
+  constructor(opts: BridgeOptions) {
+    super();
+    const base = opts.baseTopic.trim();
+    const prefix = (opts.discoveryPrefix ?? 'homeassistant').trim();
+    const bad = topicProblem(base);
+    if (bad) throw new Error(`the base topic ${bad}`);
+    const badPrefix = topicProblem(prefix);
+    if (badPrefix) throw new Error(`the discovery prefix ${badPrefix}`);
+    if (!/^(mqtts?|wss?):\/\//i.test(opts.broker.url)) throw new Error('the broker URL must start with mqtt://, mqtts://, ws:// or wss://');
+    this.opts = opts;
+    this.session = opts.session;
+    this.topics = new Topics(base, prefix);
+    this.log = opts.log ?? (() => undefined);
+    this.secrets = opts.secrets ?? (() => []);
+    const tm = opts.timing ?? {};
+    this.t = {
+      publishIntervalMs: tm.publishIntervalMs ?? 1000,
+      maxPerFlush: Math.max(1, tm.maxPerFlush ?? 100),
+      statsIntervalMs: tm.statsIntervalMs ?? 10_000,
+      progressIntervalMs: Math.max(1000, tm.progressIntervalMs ?? 60_000),
+      diskIntervalMs: tm.diskIntervalMs ?? 300_000,
+      haBirthDelayMs: tm.haBirthDelayMs ?? 2000,
+      readbackMs: tm.readbackMs ?? 1500,
+      statusPollMs: tm.statusPollMs ?? 5000,
+    };
+    this.protocolVersion = opts.broker.protocolVersion === 4 ? 4 : 5;
+    this.allowed = normaliseAllowList(opts.allow);
+    this.commands = new CommandRunner({ session: this.session, allowed: this.allowed, secrets: this.secrets });
+    if (opts.serverStatus === false) {
+      this.statusView = undefined;
+    } else if (opts.serverStatus === undefined || opts.serverStatus === true) {
+      this.ownPoller = new ServerStatusPoller(this.session, { intervalMs: this.t.statusPollMs });
+      this.statusView = this.ownPoller;
+    } else {
+      this.statusView = opts.serverStatus;
+    }
+  }
+
+  get status(): BridgeStatus {
+    return {
+      broker: this.brokerState,
+      session: this.session.state,
+      ...(this.lastError ? { error: this.lastError } : {}),
+      ...(this.connected ? { protocolVersion: this.protocolVersion } : {}),
+    };
+  }
+
+  /** Connects and starts mirroring. Returns at once; the client keeps retrying in the background. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.session.on('state', this.onSessionState);
+    this.session.on('change', this.onChange);
+    this.session.on('message', this.onMessage);
+    if (this.ownPoller) {
+      this.ownPoller.on('change', this.onStatusChange);
+      this.ownPoller.on('unavailable', this.onStatusChange);
+      this.ownPoller.on('poll', this.onStatusPoll);
+      this.ownPoller.start();
+    }
+    this.every(this.t.statsIntervalMs, () => {
+      this.fastDue = true;
+      this.scheduleFlush();
+    });
+    this.every(this.t.progressIntervalMs, () => this.scheduleFlush());
+    this.every(this.t.diskIntervalMs, () => void this.refreshDisk());
+    if (this.session.state === 'ready') this.onSessionState({ state: 'ready' });
+    this.connect();
+  }
+
+  /**
+   * Publishes `offline`, disconnects and stops following the session. Settles within about
+   * `timeoutMs` whatever the broker does.
+   */
+  async stop(timeoutMs = 2000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.session.off('state', this.onSessionState);
+    this.session.off('change', this.onChange);
+    this.session.off('message', this.onMessage);
+    if (this.ownPoller) {
+      this.ownPoller.off('change', this.onStatusChange);
+      this.ownPoller.off('unavailable', this.onStatusChange);
+      this.ownPoller.off('poll', this.onStatusPoll);
+      this.ownPoller.stop();
+    }
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.haTimer) clearTimeout(this.haTimer);
+    if (this.connackRetry) clearTimeout(this.connackRetry);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      const wasConnected = this.connected;
+      this.connected = false;
+      await withTimeout(
+        (async () => {
+          if (wasConnected) await client.publishAsync(this.topics.availability, 'offline', QOS1).catch(() => undefined);
+          await client.endAsync();
+        })(),
+        timeoutMs,
+      );
+      client.end(true);
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+    }
+    this.setBroker('stopped');
+  }
+
+  /** Sends discovery and state again, as after HA's birth message. */
+  republish(): void {
+    this.forceRequested = true;
+    this.scheduleFlush(0);
+  }
+
+  /** @internal The underlying client (tests destroy its socket to trigger the last will). */
+  get mqttClient(): MqttClient | undefined {
+    return this.client;
+  }
+
+  // ------------------------------------------------------------------ broker connection
+
+  private clientOptions(): IClientOptions {
+    const b = this.opts.broker;
+    const o: IClientOptions = {
+      protocolVersion: this.protocolVersion,
+      clean: true,
+      keepalive: b.keepalive ?? 60,
+      reconnectPeriod: b.reconnectPeriodMs ?? 1000,
+      connectTimeout: b.connectTimeoutMs ?? 30_000,
+      // Subscriptions are made afresh on every connect (see onConnect).
+      resubscribe: false,
+      will: { topic: this.topics.availability, payload: Buffer.from('offline'), qos: 1, retain: true },
+    };
+    if (b.clientId) o.clientId = b.clientId;
+    if (b.username) {
+      o.username = b.username;
+      if (b.password !== undefined) o.password = b.password;
+    }
+    const tls = b.tls;
+    if (tls) {
+      if (tls.ca !== undefined) o.ca = tls.ca as string | string[] | Buffer | Buffer[];
+      if (tls.cert !== undefined) o.cert = tls.cert;
+      if (tls.key !== undefined) o.key = tls.key;
+      if (tls.rejectUnauthorized !== undefined) o.rejectUnauthorized = tls.rejectUnauthorized;
+      if (tls.servername) o.servername = tls.servername;
+      if (tls.alpnProtocols?.length) o.ALPNProtocols = tls.alpnProtocols;
+      if (tls.passphrase !== undefined) (o as IClientOptions & { passphrase?: string }).passphrase = tls.passphrase;
+    }
+    return o;
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.setBroker('connecting');
+    const client = mqtt.connect(this.opts.broker.url, this.clientOptions());
+    this.client = client;
+    client.on('connect', () => this.onConnect(client));
+    client.on('message', (topic, payload, packet) => this.onBrokerMessage(topic, payload, packet));
+    client.on('close', () => {
+      if (this.client !== client) return;
+      if (this.connected) this.log('warn', `lost the connection to the MQTT broker ${this.where()}`);
+      this.connected = false;
+      this.readback = undefined;
+      if (this.brokerState !== 'refused') this.setBroker('disconnected');
+    });
+    client.on('error', (err: Error & { code?: number | string }) => this.onBrokerError(client, err));
+  }
+
+  private onBrokerError(client: MqttClient, err: Error & { code?: number | string }): void {
+    if (this.client !== client) return;
+    const code = typeof err.code === 'number' ? err.code : undefined;
+    if (code !== undefined && BAD_PROTOCOL.has(code) && this.protocolVersion === 5 && this.opts.broker.protocolVersion !== 5) {
+      this.log('info', `the MQTT broker ${this.where()} does not speak MQTT 5; using 3.1.1`);
+      this.protocolVersion = 4;
+      this.replaceClient(client, 0);
+      return;
+    }
+    this.lastError = this.scrub(err.message);
+    if (code !== undefined && AUTH_REFUSED.has(code)) {
+      // Retrying with the same credentials only fills the broker's log (and may lock the account).
+      this.log('error', `the MQTT broker ${this.where()} refused the connection: ${this.lastError}; not retrying until redeployed`);
+      this.setBroker('refused');
+      client.end(true);
+      return;
+    }
+    if (code !== undefined) {
+      this.log('warn', `the MQTT broker ${this.where()} refused the connection: ${this.lastError}; retrying in ${CONNACK_RETRY_MS / 1000} s`);
+      this.replaceClient(client, CONNACK_RETRY_MS);
+      return;
+    }
+    this.log('debug', `MQTT ${this.where()}: ${this.lastError}`);
+    this.emitStatus();
+  }
+
+  private replaceClient(client: MqttClient, delayMs: number): void {
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    client.end(true);
+    this.client = undefined;
+    this.connected = false;
+    if (this.connackRetry) clearTimeout(this.connackRetry);
+    this.connackRetry = setTimeout(() => {
+      this.connackRetry = undefined;
+      this.connect();
+    }, delayMs);
+  }
+
+  private onConnect(client: MqttClient): void {
+    if (this.client !== client) return;
+    this.connected = true;
+    this.lastError = undefined;
+    this.setBroker('connected');
+    this.log('info', `connected to the MQTT broker ${this.where()} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
+    const subs: Record<string, { qos: 0 | 1 }> = { [this.topics.commandFilter]: { qos: 1 } };
+    if (this.opts.discovery !== false) subs[this.topics.haStatus] = { qos: 1 };
+    client.subscribe(subs, (err) => {
+      if (err) this.log('warn', `MQTT subscribe failed: ${this.scrub(err.message)}`);
+    });
+    this.startReadback(client);
+    this.forceRequested = true;
+    this.scheduleFlush(0);
+  }
+
+  /**
+   * Collects the retained topics under the bridge's levels. The filters name the levels the
+   * bridge publishes (not `<base>/#`), so that the read-back never overlaps the command
+   * subscription: an overlapping one could deliver a command twice.
+   */
+  private startReadback(client: MqttClient): void {
+    const b = this.topics.base;
+    const filters = [`${b}/+`, `${b}/dvr/+`, `${b}/channel/+`, `${this.topics.prefix}/+/${this.topics.nodeId}/+/config`];
+    const seen = new Set<string>();
+    this.readback = seen;
+    client.subscribe(filters, { qos: 0 }, (err) => {
+      if (err || this.client !== client) return;
+      setTimeout(() => {
+        if (this.client !== client || this.readback !== seen) return;
+        this.readback = undefined;
+        client.unsubscribe(filters, () => undefined);
+        for (const t of seen) this.staleCandidates.add(t);
+        this.readbackDone = true;
+        this.scheduleFlush(0);
+      }, this.t.readbackMs).unref();
+    });
+  }
+
+  private onBrokerMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (this.readback && packet.retain && payload.length > 0 && this.topics.isOwned(topic)) {
+      this.readback.add(topic);
+      return;
+    }
+    if (topic === this.topics.haStatus) {
+      // A retained `online` is HA's old birth message: what the connect sends anyway covers it.
+      if (!packet.retain && payload.toString().trim() === 'online') this.onHaBirth();
+      return;
+    }
+    const method = this.topics.commandOf(topic);
+    // A retained command would run again on every connect: never act on one.
+    if (method === undefined || packet.retain) return;
+    void this.runCommand(method, payload, packet);
+  }
+
+  private onHaBirth(): void {
+    if (this.haTimer) clearTimeout(this.haTimer);
+    this.haTimer = setTimeout(() => {
+      this.haTimer = undefined;
+      this.republish();
+    }, this.t.haBirthDelayMs);
+  }
+
+  private async runCommand(method: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    const reply: CommandReply = await this.commands.run(method, payload);
+    this.emit('command', { method, ok: reply.ok });
+    const client = this.client;
+    if (!client || !this.connected) return;
+    const body = JSON.stringify(reply);
+    client.publish(this.topics.reply(method), body, { qos: 1, retain: false });
+    const props = packet.properties;
+    if (this.protocolVersion === 5 && props?.responseTopic && !/[+#]/.test(props.responseTopic)) {
+      const o: IClientPublishOptions = { qos: 1, retain: false, properties: { contentType: 'application/json' } };
+      if (props.correlationData) o.properties = { ...o.properties, correlationData: props.correlationData };
+      client.publish(props.responseTopic, body, o);
+    }
+  }
+
+  // ------------------------------------------------------------------ session and sources
+
+  private readonly onSessionState = (status: { state: string }): void => {
+    if (status.state === 'ready') {
+      if (!this.readySince) this.readySince = Date.now();
+      this.fastDue = true;
+      void this.refreshDisk(true);
+    } else {
+      this.readySince = 0;
+      this.own.clear();
+    }
+    this.emitStatus();
+    this.scheduleFlush(0);
+  };
+
+  private readonly onChange = (change: ChangeEvent): void => {
+    if (change.kind === 'event' && this.opts.channels?.mode !== 'all' && this.opts.channels?.mode !== 'selected') return;
+    if (change.kind === 'dvrEntry' && change.changed.includes('state')) void this.refreshDisk();
+    this.scheduleFlush();
+  };
+
+  private readonly onMessage = (msg: HtsmsgMap): void => {
+    if (this.own.handle(msg)) {
+      this.fastDue = true;
+      this.scheduleFlush();
+    }
+  };
+
+  private readonly onStatusChange = (): void => {
+    this.fastDue = true;
+    this.scheduleFlush();
+  };
+
+  private readonly onStatusPoll = (): void => {
+    // The first poll after ready completes the state (the stale read-back may now be judged).
+    if (!this.statusSeen) {
+      this.statusSeen = true;
+      this.fastDue = true;
+      this.scheduleFlush();
+    }
+  };
+  private statusSeen = false;
+
+  private async refreshDisk(force = false): Promise<void> {
+    if (this.diskBusy || this.session.state !== 'ready') return;
+    // Recordings starting and stopping can come in bursts; disk space does not move that fast.
+    if (!force && Date.now() - this.lastDiskAt < 30_000) return;
+    this.diskBusy = true;
+    this.lastDiskAt = Date.now();
+    try {
+      const r = await this.session.callRaw('getDiskSpace');
+      const free = num(r.freediskspace);
+      const total = num(r.totaldiskspace);
+      const used = num(r.useddiskspace);
+      if (free !== undefined && total !== undefined) this.disk = { free, total, used: used ?? total - free };
+    } catch (err) {
+      // No right, or no storage path: the disk entities simply are not announced.
+      const code = (err as { code?: unknown }).code;
+      if (code === 'noaccess' || code === 'server') this.disk = undefined;
+    } finally {
+      this.diskBusy = false;
+      this.diskAttempted = true;
+      this.scheduleFlush();
+    }
+  }
+
+  // ------------------------------------------------------------------ publishing
+
+  private scheduleFlush(delayMs?: number): void {
+    if (this.stopped) return;
+    const wait = delayMs ?? Math.max(0, this.lastFlushAt + this.t.publishIntervalMs - Date.now());
+    if (this.flushTimer) {
+      if (delayMs !== 0) return;
+      clearTimeout(this.flushTimer);
+    }
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, wait);
+  }
+
+  /** The state is complete enough to judge which old retained topics are stale. */
+  private settled(): boolean {
+    if (this.session.state !== 'ready' || !this.diskAttempted) return false;
+    const v = this.statusView;
+    if (!v || !v.available) return true;
+    if (this.ownPoller) return this.statusSeen || Date.now() - this.readySince > 15_000;
+    return true;
+  }
+
+  private selected(): SelectedChannel[] {
+    return selectChannels(this.session, this.opts.channels ?? { mode: 'none' });
+  }
+
+  /** Everything that should be retained now (when the session is ready), in publishing order. */
+  private desired(): Map<string, string> | undefined {
+    if (this.session.state !== 'ready' || !this.session.cache.hasSynced) return undefined;
+    const channels = this.selected();
+    const stepS = this.t.progressIntervalMs / 1000;
+    const state = computeState({
+      session: this.session,
+      topics: this.topics,
+      own: this.own,
+      disk: this.disk,
+      status: this.statusView,
+      channels,
+      progressAt: Math.floor(this.session.serverNow() / stepS) * stepS,
+    });
+    // Signal and queue figures move every second: between samples the last sample stands.
+    for (const name of FAST_TOPICS) {
+      const topic = `${this.topics.base}/${name}`;
+      const fresh = state.get(topic);
+      if (this.fastDue || !this.fastSample.has(topic)) {
+        if (fresh === undefined) this.fastSample.delete(topic);
+        else this.fastSample.set(topic, fresh);
+      } else if (fresh !== undefined) {
+        state.set(topic, this.fastSample.get(topic) as Json);
+      } else {
+        this.fastSample.delete(topic);
+      }
+    }
+    this.fastDue = false;
+
+    const out = new Map<string, string>();
+    if (this.opts.discovery !== false) {
+      const info = this.session.serverInfo;
+      const configs = discoveryConfigs({
+        topics: this.topics,
+        origin: this.opts.origin,
+        server: info ? { name: info.serverName, version: info.serverVersion } : undefined,
+        deviceName: this.opts.deviceName ?? 'Tvheadend',
+        published: new Set(state.keys()),
+        nowPlaying: this.opts.channels?.mode === 'selected' && this.opts.nowPlayingSensors !== false ? channels : [],
+        allowed: this.allowed,
+      });
+      for (const [topic, cfg] of configs) {
+        const payload = JSON.stringify(cfg);
+        const problems = discoveryProblems(topic, payload);
+        if (problems.length) {
+          this.log('error', `not announcing ${topic}: ${problems.join('; ')}`);
+          continue;
+        }
+        out.set(topic, payload);
+      }
+    }
+    for (const [topic, value] of state) out.set(topic, JSON.stringify(value));
+    return out;
+  }
+
+  private flush(): void {
+    const client = this.client;
+    if (!client || !this.connected || this.stopped) return;
+    this.lastFlushAt = Date.now();
+    const sends: Array<[string, string]> = [];
+
+    const avail = this.session.state === 'ready' ? 'online' : 'offline';
+    const availTopic = this.topics.availability;
+    if (this.forceRequested || this.published.get(availTopic) !== avail) sends.push([availTopic, avail]);
+
+    const desired = this.desired();
+    if (desired) {
+      if (this.forceRequested) this.forced = new Set(desired.keys());
+      this.forceRequested = false;
+      // Configs go first (HA must know an entity before its state matters); removals last.
+      for (const [topic, payload] of desired) {
+        if (this.published.get(topic) !== payload || this.forced?.has(topic)) sends.push([topic, payload]);
+      }
+      for (const topic of this.published.keys()) {
+        if (topic !== availTopic && !desired.has(topic)) sends.push([topic, '']);
+      }
+      if (this.readbackDone && this.settled()) {
+        for (const topic of this.staleCandidates) {
+          if (!desired.has(topic) && !this.published.has(topic)) sends.push([topic, '']);
+        }
+        this.staleCandidates.clear();
+      }
+    }
+    // Without a ready session `forceRequested` stays set: the states go out once it is back.
+
+    const batch = sends.slice(0, this.t.maxPerFlush);
+    for (const [topic, payload] of batch) {
+      client.publish(topic, payload, QOS1);
+      if (payload === '' && topic !== availTopic) this.published.delete(topic);
+      else this.published.set(topic, payload);
+      this.forced?.delete(topic);
+    }
+    if (this.forced && this.forced.size === 0) this.forced = undefined;
+    if (sends.length > batch.length) {
+      this.log('debug', `MQTT: ${sends.length - batch.length} messages left for the next flush`);
+      this.scheduleFlush();
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private every(ms: number, fn: () => void): void {
+    if (!(ms > 0)) return;
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private setBroker(state: BrokerState): void {
+    this.brokerState = state;
+    this.emitStatus();
+  }
+
+  private emitStatus(): void {
+    this.emit('status', this.status);
+  }
+
+  /** The broker's address without user info (which could hold a password). */
+  private where(): string {
+    try {
+      const u = new URL(this.opts.broker.url);
+      return `${u.protocol}//${u.host}`;
+    } catch {
+      return '(invalid URL)';
+    }
+  }
+
+  private scrub(text: string): string {
+    let out = text;
+    const secrets = [...this.secrets(), this.opts.broker.password ?? '', this.opts.broker.username ?? ''];
+    for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+    return out;
+  }
+}
+
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'bigint') return Number(v);
+  return undefined;
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}

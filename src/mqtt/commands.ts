@@ -1,0 +1,291 @@
+/**
+ * Commands from the broker: `<base>/cmd/<method>` with a JSON object body runs one RPC (or a
+ * friendly command) if the allow-list permits it, and the answer goes to `<base>/reply/<method>`
+ * and, for MQTT 5 requests, to the response topic with the request's correlation data.
+ *
+ * Anyone who can publish to the broker can send these, so the allow-list is the security
+ * boundary: by default only read-only methods and the recording add/stop/cancel methods run.
+ */
+import { HtspError } from '../htsp/errors';
+import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
+import { isPlainObject, toJson, type Json } from './json';
+import type { BridgeSession } from './types';
+
+/** Read-only RPC methods. `api` is not among them: it reaches every write path of the web API. */
+export const READ_ONLY_METHODS = [
+  'getDiskSpace',
+  'getSysTime',
+  'getChannel',
+  'getEvent',
+  'getEvents',
+  'epgQuery',
+  'getEpgObject',
+  'getDvrConfigs',
+  'getProfiles',
+  'getDvrCutpoints',
+] as const;
+
+/** Commands of the bridge itself, built on the RPC methods. */
+export const FRIENDLY_COMMANDS = ['recordNow', 'stopRecording'] as const;
+
+export const DEFAULT_ALLOWED: readonly string[] = [
+  ...READ_ONLY_METHODS,
+  'addDvrEntry',
+  'stopDvrEntry',
+  'cancelDvrEntry',
+  ...FRIENDLY_COMMANDS,
+];
+
+/** Everything the editor offers in the allow-list, grouped as it shows them. */
+export const ALLOWABLE: readonly string[] = [
+  ...READ_ONLY_METHODS,
+  ...FRIENDLY_COMMANDS,
+  'addDvrEntry',
+  'updateDvrEntry',
+  'stopDvrEntry',
+  'cancelDvrEntry',
+  'deleteDvrEntry',
+  'addAutorecEntry',
+  'updateAutorecEntry',
+  'deleteAutorecEntry',
+  'addTimerecEntry',
+  'updateTimerecEntry',
+  'deleteTimerecEntry',
+  'getTicket',
+  'api',
+];
+
+/**
+ * Methods that belong to the shared connection (its handshake, metadata stream, live
+ * subscriptions, open files): running them from outside would break the session for every node.
+ * Refused even when someone puts them in the allow-list.
+ */
+const NEVER = new Set([
+  'hello',
+  'authenticate',
+  'enableAsyncMetadata',
+  'subscribe',
+  'unsubscribe',
+  'subscriptionChangeWeight',
+  'subscriptionSkip',
+  'subscriptionSeek',
+  'subscriptionSpeed',
+  'subscriptionLive',
+  'subscriptionFilterStream',
+  'fileOpen',
+  'fileRead',
+  'fileClose',
+  'fileStat',
+  'fileSeek',
+]);
+
+const METHOD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+export const MAX_COMMAND_BYTES = 64 * 1024;
+
+/** The allow-list as configured, minus names that can never be allowed. */
+export function normaliseAllowList(list: readonly string[] | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const m of list ?? DEFAULT_ALLOWED) {
+    const name = m.trim();
+    if (METHOD_NAME.test(name) && !NEVER.has(name)) out.add(name);
+  }
+  return out;
+}
+
+export type CommandErrorCode = 'refused' | 'bad-input' | 'busy' | 'noaccess' | 'server' | 'timeout' | 'disconnected';
+
+export type CommandReply =
+  | { ok: true; method: string; requestId?: Json; result: Json }
+  | { ok: false; method: string; requestId?: Json; error: { code: CommandErrorCode; message: string } };
+
+class CommandError extends Error {
+  constructor(
+    readonly code: CommandErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CommandRunnerOptions {
+  session: BridgeSession;
+  allowed: ReadonlySet<string>;
+  /** Secrets to scrub from error texts that go back to the broker. */
+  secrets: () => readonly string[];
+  /** At most this many commands at once; more are refused with `busy` (default 8). */
+  maxInFlight?: number;
+  timeoutMs?: number;
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+  return out;
+}
+
+/** JSON → HTSMSG request fields: numbers, strings, booleans (as 0/1), lists and maps. */
+function toFields(v: unknown, depth = 0): HtsmsgValue | undefined {
+  if (depth > 16) throw new CommandError('bad-input', 'the body is nested too deeply');
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new CommandError('bad-input', 'numbers must be finite');
+    return v;
+  }
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (Array.isArray(v)) return v.map((x) => toFields(x, depth + 1)).filter((x): x is HtsmsgValue => x !== undefined);
+  if (isPlainObject(v)) {
+    const m: HtsmsgMap = {};
+    for (const [k, x] of Object.entries(v)) {
+      const f = toFields(x, depth + 1);
+      if (f !== undefined) m[k] = f;
+    }
+    return m;
+  }
+  throw new CommandError('bad-input', `unsupported value of type ${typeof v}`);
+}
+
+export class CommandRunner {
+  private readonly opts: CommandRunnerOptions;
+  private inFlight = 0;
+  private readonly max: number;
+
+  constructor(opts: CommandRunnerOptions) {
+    this.opts = opts;
+    this.max = opts.maxInFlight ?? 8;
+  }
+
+  get allowed(): ReadonlySet<string> {
+    return this.opts.allowed;
+  }
+
+  /** Runs one command; never rejects: failures become `{ok: false}` replies. */
+  async run(method: string, body: Buffer): Promise<CommandReply> {
+    let requestId: Json | undefined;
+    const reply = (r: { result: Json } | { error: { code: CommandErrorCode; message: string } }): CommandReply => {
+      const base = { method, ...(requestId !== undefined ? { requestId } : {}) };
+      return 'result' in r ? { ok: true, ...base, result: r.result } : { ok: false, ...base, error: r.error };
+    };
+    try {
+      if (!METHOD_NAME.test(method)) throw new CommandError('bad-input', 'not a method name');
+      if (!this.opts.allowed.has(method) || NEVER.has(method)) {
+        throw new CommandError('refused', `${method} is not in this bridge's allow-list`);
+      }
+      const fields = this.parse(body);
+      if ('requestId' in fields) {
+        requestId = toJson(fields.requestId);
+        delete fields.requestId;
+      }
+      if (this.inFlight >= this.max) throw new CommandError('busy', `too many commands at once (${this.max}); try again`);
+      this.inFlight++;
+      try {
+        return reply({ result: await this.execute(method, fields) });
+      } finally {
+        this.inFlight--;
+      }
+    } catch (err) {
+      return reply({ error: this.describe(err) });
+    }
+  }
+
+  private parse(body: Buffer): Record<string, unknown> {
+    if (body.length > MAX_COMMAND_BYTES) throw new CommandError('bad-input', `the body is larger than ${MAX_COMMAND_BYTES} bytes`);
+    const text = body.toString('utf8').trim();
+    if (text === '') return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new CommandError('bad-input', 'the body is not JSON');
+    }
+    if (!isPlainObject(parsed)) throw new CommandError('bad-input', 'the body must be a JSON object');
+    return parsed;
+  }
+
+  private call(method: string, fields: Record<string, unknown>): Promise<HtsmsgMap> {
+    const f = toFields(fields);
+    const timeout = this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : undefined;
+    return this.opts.session.callRaw(method, f as HtsmsgMap, timeout);
+  }
+
+  private async execute(method: string, fields: Record<string, unknown>): Promise<Json> {
+    switch (method) {
+      case 'recordNow':
+        return this.recordNow(fields);
+      case 'stopRecording':
+        return this.stopRecording(fields);
+      default:
+        return toJson(stripEnvelope(await this.call(method, fields)));
+    }
+  }
+
+  /** Records the programme running now on a channel (id, name or number). */
+  private async recordNow(fields: Record<string, unknown>): Promise<Json> {
+    const { session } = this.opts;
+    const ref = fields.channel;
+    if (typeof ref !== 'string' && typeof ref !== 'number') {
+      throw new CommandError('bad-input', 'recordNow needs "channel": a channel id, name or number');
+    }
+    const ch = session.findChannel(ref);
+    if (!ch) throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
+    const { now } = session.nowNext(ch.channelId);
+    if (!now) throw new CommandError('bad-input', `nothing is on ${ch.channelName} now (no EPG event)`);
+    const req: Record<string, unknown> = { eventId: now.eventId };
+    if (typeof fields.configName === 'string') req.configName = fields.configName;
+    if (typeof fields.comment === 'string') req.comment = fields.comment;
+    const reply = await this.call('addDvrEntry', req);
+    if (reply.success === 0) throw new CommandError('server', typeof reply.error === 'string' ? reply.error : 'the server did not add the recording');
+    return { id: toJson(reply.id), eventId: now.eventId, title: now.title ?? null, channel: ch.channelName, start: now.start, stop: now.stop };
+  }
+
+  /**
+   * Stops running recordings: the one with `id`, those on `channel`, or, with neither, all of
+   * them (what a "stop recording" button means).
+   */
+  private async stopRecording(fields: Record<string, unknown>): Promise<Json> {
+    const { session } = this.opts;
+    let running = session.cache.dvrEntries().filter((e) => e.state === 'recording');
+    if (fields.id !== undefined) {
+      const id = Number(fields.id);
+      running = running.filter((e) => e.id === id);
+      if (running.length === 0) throw new CommandError('bad-input', `no running recording has id ${JSON.stringify(fields.id)}`);
+    } else if (fields.channel !== undefined) {
+      const ref = fields.channel;
+      const ch = typeof ref === 'string' || typeof ref === 'number' ? session.findChannel(ref) : undefined;
+      if (!ch) throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
+      running = running.filter((e) => e.channel === ch.channelId);
+    }
+    const stopped: Json[] = [];
+    for (const e of running) {
+      await this.call('stopDvrEntry', { id: e.id });
+      stopped.push({ id: e.id, title: e.title ?? null });
+    }
+    return { stopped };
+  }
+
+  private describe(err: unknown): { code: CommandErrorCode; message: string } {
+    const secrets = this.opts.secrets();
+    if (err instanceof CommandError) return { code: err.code, message: redact(err.message, secrets) };
+    if (err instanceof HtspError) {
+      const code: CommandErrorCode =
+        err.code === 'noaccess' || err.code === 'auth-failed'
+          ? 'noaccess'
+          : err.code === 'timeout'
+            ? 'timeout'
+            : err.code === 'disconnected' || err.code === 'protocol'
+              ? 'disconnected'
+              : err.code === 'bad-input'
+                ? 'bad-input'
+                : 'server';
+      return { code, message: redact(err.message, secrets) };
+    }
+    return { code: 'server', message: redact(err instanceof Error ? err.message : String(err), secrets) };
+  }
+}
+
+/** The reply without its transport fields. */
+function stripEnvelope(reply: HtsmsgMap): HtsmsgMap {
+  const { seq: _seq, ...rest } = reply;
+  void _seq;
+  return rest;
+}

@@ -1,0 +1,24 @@
+/** The status under the node, from the broker's and the session's state. */
+import type { BridgeStatus } from '../../mqtt';
+import type { NodeStatus } from '../shared/types';
+
+/** Texts stay short: the canvas has room for about 20 characters. */
+export function mqttNodeStatus(bridge: BridgeStatus, session: NodeStatus): NodeStatus {
+  switch (bridge.broker) {
+    case 'refused':
+      return { fill: 'red', shape: 'ring', text: 'broker refused' };
+    case 'disconnected':
+      return { fill: 'red', shape: 'ring', text: 'broker offline' };
+    case 'idle':
+    case 'connecting':
+      return { fill: 'yellow', shape: 'ring', text: 'broker connecting' };
+    case 'stopped':
+      return { fill: 'grey', shape: 'ring', text: 'stopped' };
+    case 'connected':
+      if (bridge.session === 'ready') return { fill: 'green', shape: 'dot', text: 'online' };
+      return { fill: 'yellow', shape: 'dot', text: `offline: ${session.text ?? bridge.session}`.slice(0, 32) };
+    default:
+      return {};
+  }
+}
+

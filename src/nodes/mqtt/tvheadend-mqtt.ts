@@ -1,0 +1,151 @@
+/**
+ * `tvheadend-mqtt`: mirrors a Tvheadend server onto an MQTT broker, with Home Assistant
+ * discovery and allow-listed commands. The work is done by `MqttBridge` (src/mqtt); this node
+ * reads its settings, picks up the shared HTSP session and shows a combined status.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MqttBridge } from '../../mqtt';
+import type { BrokerTls, Origin } from '../../mqtt';
+import { redact } from '../shared/errors';
+import { NO_SERVER_STATUS } from '../shared/status';
+import { isServerNode } from '../shared/types';
+import type { Node, NodeAPI, NodeDef, NodeStatus, StatusUser } from '../shared/types';
+import { channelSelection, effectiveBaseTopic, migrateMqttConfig, MQTT_TYPE } from './config';
+import type { MqttCredentials } from './config';
+import { mqttNodeStatus } from './status';
+
+/** Node-RED waits 15 s for all nodes; the bridge needs a moment to say `offline`. */
+const CLOSE_TIMEOUT_MS = 3000;
+
+type MqttNodeDef = NodeDef & Record<string, unknown>;
+
+/** The core `tls-config` node, as far as this node uses it. */
+interface TlsConfigNode {
+  addTLSOptions(opts: Record<string, unknown>): Record<string, unknown>;
+}
+
+function isTlsNode(n: unknown): n is TlsConfigNode {
+  return !!n && typeof (n as Partial<TlsConfigNode>).addTLSOptions === 'function';
+}
+
+function packageOrigin(): Origin {
+  const origin: Origin = { name: 'node-red-contrib-tvheadend', sw: '0.0.0', url: 'https://flows.nodered.org/node/node-red-contrib-tvheadend' };
+  try {
+    // Same relative path from src/nodes/mqtt (tests) and dist/nodes/mqtt (installed).
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as Record<string, unknown>;
+    if (typeof pkg.name === 'string') origin.name = pkg.name;
+    if (typeof pkg.version === 'string') origin.sw = pkg.version;
+    const repo = pkg.repository as { url?: unknown } | string | undefined;
+    const url = typeof repo === 'string' ? repo : typeof repo?.url === 'string' ? repo.url : undefined;
+    if (url) origin.url = url.replace(/^git\+/, '').replace(/\.git$/, '');
+  } catch {
+    // Without package.json HA only shows a less precise origin.
+  }
+  return origin;
+}
+
+function tlsFrom(node: unknown): BrokerTls | undefined {
+  if (!isTlsNode(node)) return undefined;
+  const o = node.addTLSOptions({});
+  const tls: BrokerTls = {};
+  const bufOrText = (v: unknown): string | Buffer | undefined => (typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined);
+  const ca = bufOrText(o.ca);
+  const cert = bufOrText(o.cert);
+  const key = bufOrText(o.key);
+  if (ca !== undefined) tls.ca = ca;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if (typeof o.passphrase === 'string') tls.passphrase = o.passphrase;
+  if (typeof o.rejectUnauthorized === 'boolean') tls.rejectUnauthorized = o.rejectUnauthorized;
+  if (typeof o.servername === 'string' && o.servername) tls.servername = o.servername;
+  if (Array.isArray(o.ALPNProtocols)) tls.alpnProtocols = o.ALPNProtocols.filter((p): p is string => typeof p === 'string');
+  return tls;
+}
+
+export = function register(RED: NodeAPI): void {
+  const origin = packageOrigin();
+
+  function TvheadendMqtt(this: Node, def: MqttNodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = migrateMqttConfig(def);
+    const serverId = typeof def.server === 'string' ? def.server : '';
+    const server = serverId ? RED.nodes.getNode(serverId) : undefined;
+    if (!isServerNode(server)) {
+      node.status(NO_SERVER_STATUS);
+      return;
+    }
+    const creds: MqttCredentials = (node.credentials as MqttCredentials | undefined) ?? {};
+    const secrets = (): string[] => [...server.secrets(), creds.username ?? '', creds.password ?? ''].filter((s) => s !== '');
+    const serverName = server.config.name || server.name || server.config.host;
+    const tls = config.tls ? tlsFrom(RED.nodes.getNode(config.tls)) : undefined;
+
+    let bridge: MqttBridge;
+    try {
+      bridge = new MqttBridge({
+        session: server.session,
+        broker: {
+          url: config.broker,
+          ...(creds.username ? { username: creds.username } : {}),
+          ...(creds.username && creds.password ? { password: creds.password } : {}),
+          // A stable id per node; mqtt.js would pick a random one per start.
+          clientId: config.clientId || `nodered_tvheadend_${node.id.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 64),
+          protocolVersion: config.protocol === '5' ? 5 : config.protocol === '4' ? 4 : 'auto',
+          ...(tls ? { tls } : {}),
+        },
+        baseTopic: effectiveBaseTopic(config, serverName),
+        discovery: config.discovery,
+        discoveryPrefix: config.discoveryPrefix,
+        channels: channelSelection(config),
+        nowPlayingSensors: config.nowPlaying,
+        serverStatus: config.serverStatus,
+        allow: config.allow,
+        origin,
+        deviceName: `Tvheadend ${serverName}`,
+        secrets,
+        log: (level, text) => {
+          const line = redact(text, secrets());
+          if (level === 'error') node.error(line);
+          else if (level === 'warn') node.warn(line);
+          else if (level === 'info') node.log(line);
+          else node.debug(line);
+        },
+      });
+    } catch (err) {
+      node.error(redact(err instanceof Error ? err.message : String(err), secrets()));
+      node.status({ fill: 'red', shape: 'ring', text: 'invalid settings' });
+      return;
+    }
+
+    let sessionStatus: NodeStatus = {};
+    const show = (): void => node.status(mqttNodeStatus(bridge.status, sessionStatus));
+    const user: StatusUser = {
+      id: node.id,
+      status(status: NodeStatus) {
+        sessionStatus = status;
+        show();
+      },
+    };
+    bridge.on('status', show);
+    server.register(user);
+    bridge.start();
+    show();
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      bridge.off('status', show);
+      bridge
+        .stop(CLOSE_TIMEOUT_MS)
+        .catch(() => undefined)
+        .then(() => server.deregister(user, removed))
+        .then(done, done);
+    });
+  }
+
+  RED.nodes.registerType(MQTT_TYPE, TvheadendMqtt, {
+    credentials: {
+      username: { type: 'text' },
+      password: { type: 'password' },
+    },
+  });
+};

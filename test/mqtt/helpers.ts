@@ -1,0 +1,77 @@
+/** A watching MQTT client and small waiting helpers for the bridge tests. */
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+
+export interface Seen {
+  payload: string;
+  retain: boolean;
+  at: number;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | null, timeoutMs = 8000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false && v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+/** Subscribes to filters and keeps the last message per topic, plus a log of everything. */
+export class Watcher {
+  readonly last = new Map<string, Seen>();
+  readonly log: Array<{ topic: string } & Seen> = [];
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      const seen = { payload: payload.toString(), retain: packet.retain, at: Date.now() };
+      this.last.set(topic, seen);
+      this.log.push({ topic, ...seen });
+    });
+  }
+
+  static async open(url: string, filters: string[] = ['#'], opts: IClientOptions = {}): Promise<Watcher> {
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: 5000, ...opts });
+    const w = new Watcher(client);
+    await client.subscribeAsync(filters, { qos: 1 });
+    // Aedes replays retained messages after the SUBACK, from an asynchronous store: a live
+    // message published meanwhile can arrive before an older retained one. Let the replay end.
+    await sleep(200);
+    return w;
+  }
+
+  value(topic: string): string | undefined {
+    return this.last.get(topic)?.payload;
+  }
+
+  json<T = Record<string, unknown>>(topic: string): T | undefined {
+    const v = this.value(topic);
+    if (v === undefined || v === '') return undefined;
+    return JSON.parse(v) as T;
+  }
+
+  clear(): void {
+    this.last.clear();
+    this.log.length = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true).catch(() => undefined);
+  }
+}
+
+/** The retained messages a fresh client gets for `filters` (what a newcomer, e.g. HA, would see). */
+export async function retainedSnapshot(url: string, filters: string[], settleMs = 400, opts: IClientOptions = {}): Promise<Map<string, string>> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  const out = new Map<string, string>();
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain) out.set(topic, payload.toString());
+  });
+  await client.subscribeAsync(filters, { qos: 1 });
+  await sleep(settleMs);
+  await client.endAsync(true);
+  return out;
+}
