@@ -32,6 +32,7 @@ writeFileSync(
   credentialSecret: false,
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { projects: { enabled: false }, tours: false },
+  telemetry: { enabled: false },
 };
 `,
 );

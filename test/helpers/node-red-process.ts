@@ -1,0 +1,110 @@
+// Runs Node-RED as a real process (the one named by NODE_RED_PATH, on this Node) with a fresh
+// user directory, for the install and browser suites.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export const repoRoot = join(__dirname, '..', '..');
+
+export function nodeRedDir(): string {
+  const main = process.env.NODE_RED_PATH ?? require.resolve('node-red');
+  return dirname(dirname(main));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const p = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+export interface NodeRedOptions {
+  /** 'tarball': `npm pack` + `npm install` (what a user gets); 'link': a symlink to this checkout's build. */
+  install: 'tarball' | 'link';
+  flows?: object[];
+  /** Stored unencrypted (credentialSecret false): test data only. */
+  credentials?: Record<string, Record<string, string>>;
+}
+
+export interface RunningNodeRed {
+  url: string;
+  port: number;
+  userDir: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export async function startNodeRed(opts: NodeRedOptions): Promise<RunningNodeRed> {
+  const work = mkdtempSync(join(tmpdir(), 'tvh-nodered-'));
+  const userDir = join(work, 'userdir');
+  mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+  writeFileSync(join(userDir, 'package.json'), '{"name":"node-red-project","private":true}');
+  if (opts.install === 'tarball') {
+    const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: repoRoot, encoding: 'utf8' });
+    const tarball = out.trim().split('\n').pop() as string;
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', join(work, tarball)], { cwd: userDir });
+  } else {
+    if (!existsSync(join(repoRoot, 'dist', 'nodes'))) throw new Error('dist/ is missing: run the build first');
+    symlinkSync(repoRoot, join(userDir, 'node_modules', 'node-red-contrib-tvheadend'), 'dir');
+  }
+  const port = await freePort();
+  writeFileSync(
+    join(userDir, 'settings.js'),
+    `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
+      editorTheme: { tours: false, projects: { enabled: false } }, telemetry: { enabled: false }, logging: { console: { level: 'info' } } };`,
+  );
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(opts.flows ?? []));
+  if (opts.credentials) writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(opts.credentials));
+
+  let log = '';
+  const child: ChildProcess = spawn(process.execPath, [join(nodeRedDir(), 'red.js'), '--userDir', userDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  while (!/Server now running at/.test(log) || !/Started flows|Flows file.*not found|Starting flows/.test(log)) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`Node-RED exited early:\n${log}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`Node-RED did not start in 60 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url: `http://127.0.0.1:${port}`, port, userDir, log: () => log, stop };
+}
+
+/**
+ * A suite that needs a system program: its path, or undefined after a loud warning on a
+ * developer's machine. With CI=true a missing program throws, so CI never skips silently.
+ */
+export function systemProgram(name: string, candidates: string[]): string | undefined {
+  for (const p of candidates) if (existsSync(p)) return p;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  const message = `${name} is not installed: its test suite cannot run (apt-get install ${name})`;
+  if (process.env.CI === 'true') throw new Error(`${message}; CI must install it (.ci/run)`);
+  console.warn(`\n!!!!!!!!!!\n!!! SKIPPED: ${message}\n!!!!!!!!!!\n`);
+  return undefined;
+}
