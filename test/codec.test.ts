@@ -312,7 +312,8 @@ function normalise(v: HtsmsgValue): unknown {
   if (Array.isArray(v)) return v.map(normalise);
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) out[k] = normalise(v[k]);
+    // defineProperty: a field named "__proto__" must stay a field here too
+    for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: normalise(v[k]), enumerable: true });
     return out;
   }
   return v;

@@ -446,7 +446,12 @@ export class HtspConnection extends EventEmitter {
       this.paused = true;
       this.socket.pause();
     }
-    if (!this.draining) this.drain();
+    // Drain on the next turn, not inside this read callback: libuv can deliver many reads in
+    // one go, and a slice per read would add up to one long block of the event loop.
+    if (!this.draining) {
+      this.draining = true;
+      this.drainTimer = setImmediate(() => this.drain());
+    }
   }
 
   private drain(): void {

@@ -39,19 +39,26 @@ export class FrameDecoder {
     if (this.failed) throw this.failed;
     const out: Buffer[] = [];
     if (chunk.length === 0) return out;
-    let buf: Buffer;
-    if (this.buffered === 0) {
-      buf = chunk;
-    } else {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      // Only join once a whole frame is there: a 20 MiB reply arrives as
-      // hundreds of chunks and joining on each would be quadratic.
-      const need = this.neededBytes();
-      if (need === undefined || this.buffered < need) return out;
-      buf = Buffer.concat(this.chunks, this.buffered);
+    let buf = chunk;
+    if (this.buffered > 0) {
+      const need = this.neededBytes(chunk);
+      if (need === undefined || this.buffered + chunk.length < need) {
+        // Only join once a whole frame is there: a 20 MiB reply arrives as hundreds of chunks
+        // and joining on each would be quadratic.
+        this.chunks.push(chunk);
+        this.buffered += chunk.length;
+        return out;
+      }
+      // Copy just what completes the pending frame. The frames after it in this chunk are read
+      // in place below, so their BIN fields stay views of the socket's buffer: at 10 Mbit/s the
+      // frames are as big as a socket read, and joining whole chunks would copy the entire stream.
+      const take = need - this.buffered;
+      this.chunks.push(chunk.subarray(0, take));
+      const frame = Buffer.concat(this.chunks, need);
       this.chunks = [];
       this.buffered = 0;
+      out.push(frame.subarray(4));
+      buf = chunk.subarray(take);
     }
     let p = 0;
     while (buf.length - p >= 4) {
@@ -109,8 +116,9 @@ export class FrameDecoder {
     }
   }
 
-  private neededBytes(): number | undefined {
-    if (this.buffered < 4) return undefined;
+  /** Size (with its 4-byte length) of the pending frame, once its length can be read from the held bytes and `next`. */
+  private neededBytes(next: Buffer): number | undefined {
+    if (this.buffered + next.length < 4) return undefined;
     const head = Buffer.allocUnsafe(4);
     let filled = 0;
     for (const c of this.chunks) {
@@ -119,6 +127,7 @@ export class FrameDecoder {
       filled += n;
       if (filled === 4) break;
     }
+    if (filled < 4) next.copy(head, filled, 0, 4 - filled);
     const length = head.readUInt32BE(0);
     this.checkLength(length);
     return 4 + length;
