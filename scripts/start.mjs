@@ -55,6 +55,7 @@ function startChild(label, cmd, args) {
 }
 
 let stopping = false;
+let broker;
 function stop(code = 0) {
   if (stopping) return;
   stopping = true;
@@ -64,47 +65,69 @@ function stop(code = 0) {
     process.exit(code);
   }, 5000);
   force.unref();
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() =>
-    process.exit(code),
-  );
+  Promise.all([
+    ...children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+    broker?.close(),
+  ]).then(() => process.exit(code));
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
+broker = await startBroker(Number(process.env.MQTT_PORT ?? 1883));
 startChild('simulator', process.execPath, [join(root, 'dist', 'sim', 'cli.js'), '--host', '127.0.0.1', '--port', String(SIM_PORT)]);
 startChild('Node-RED', node, [join(nodeRed, 'red.js'), '--userDir', userDir, '--port', String(NR_PORT)]);
 console.log(`\nNode-RED editor: http://127.0.0.1:${NR_PORT}  (simulator on 127.0.0.1:${SIM_PORT}, user demo / demo). Ctrl-C stops both.\n`);
 
-/** Every example flow on its own tab, all pointing at one server node for the simulator. */
+/**
+ * Every example flow on its own tab, all pointing at one server node for the simulator. Node ids
+ * get a per-file prefix, and every property that names another node of the same file follows.
+ */
 function demoFlows() {
   const serverId = 'tvh-demo-server';
-  const flows = [
-    {
-      id: serverId,
-      type: 'tvheadend-server',
-      name: 'Simulator',
-      host: '127.0.0.1',
-      port: SIM_PORT,
-    },
-  ];
+  const flows = [{ id: serverId, type: 'tvheadend-server', name: 'Simulator', host: '127.0.0.1', port: SIM_PORT }];
   const dir = join(root, 'examples');
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
   for (const file of files) {
+    const prefix = file.replace(/\.json$/, '');
     const nodes = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-    const tabId = `tab-${file.replace(/\W+/g, '-')}`;
-    flows.push({ id: tabId, type: 'tab', label: file.replace(/\.json$/, '') });
-    const servers = new Set(nodes.filter((n) => n.type === 'tvheadend-server').map((n) => n.id));
+    const ids = new Map();
+    for (const n of nodes) ids.set(n.id, n.type === 'tvheadend-server' ? serverId : `${prefix}-${n.id}`);
+    let tabId = nodes.find((n) => n.type === 'tab')?.id;
+    if (!tabId) {
+      tabId = `${prefix}-tab`;
+      flows.push({ id: tabId, type: 'tab', label: prefix });
+    } else {
+      tabId = ids.get(tabId);
+    }
+    const remap = (v) =>
+      typeof v === 'string' && ids.has(v) ? ids.get(v) : Array.isArray(v) ? v.map(remap) : v;
     for (const n of nodes) {
-      if (n.type === 'tvheadend-server' || n.type === 'tab') continue;
-      const copy = { ...n, id: `${tabId}-${n.id}` };
-      if (n.type !== 'tvheadend-mqtt-broker' && !n.z) copy.z = tabId;
-      if (n.z) copy.z = tabId;
-      if (servers.has(copy.server)) copy.server = serverId;
-      if (Array.isArray(n.wires)) copy.wires = n.wires.map((out) => out.map((id) => `${tabId}-${id}`));
-      if (Array.isArray(n.links)) copy.links = n.links.map((id) => `${tabId}-${id}`);
-      if (Array.isArray(n.scope)) copy.scope = n.scope.map((id) => `${tabId}-${id}`);
+      if (n.type === 'tvheadend-server') continue;
+      const copy = {};
+      for (const [k, v] of Object.entries(n)) copy[k] = remap(v);
+      // Flow nodes have a position; config nodes (no x) stay global.
+      if (!copy.z && n.type !== 'tab' && 'x' in n) copy.z = tabId;
       flows.push(copy);
     }
   }
   return { flows, serverId };
+}
+
+/** A local MQTT broker so that the MQTT example works out of the box (Aedes, in this process). */
+async function startBroker(port) {
+  const { Aedes } = await import('aedes');
+  const { createServer } = await import('node:net');
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  await new Promise((resolve) => {
+    server.once('error', (err) => {
+      console.warn(`MQTT demo broker not started on 127.0.0.1:${port}: ${err.message}`);
+      resolve();
+    });
+    server.listen(port, '127.0.0.1', () => {
+      console.log(`MQTT broker (Aedes) for the demo on mqtt://127.0.0.1:${port}`);
+      resolve();
+    });
+  });
+  return { close: () => new Promise((r) => server.close(() => broker.close(r))) };
 }
