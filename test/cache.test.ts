@@ -1,7 +1,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetadataCache, valueEquals, type ChangeEvent } from '../src/htsp/cache';
-import type { HtsmsgMap } from '../src/htsp/codec';
+import type { HtsmsgMap, HtsmsgValue } from '../src/htsp/codec';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FrameDecoder } from '../src/htsp/framing';
 
 const NOW = 1_800_000_000;
 
@@ -370,4 +373,29 @@ describe('performance', () => {
     assert.ok(second < 1500, `resync took ${second.toFixed(0)} ms`);
     assert.equal(cache.nowNext(7, NOW + 100).now?.eventId, 6 * perChannel + 1);
   });
+});
+
+test('the real capture: its stats-only dvrEntryUpdate merges into the full record', () => {
+  const rx = readFileSync(path.join(__dirname, '..', '..', 'shared', 'captures', 'session-ch2-h264-rx.bin'));
+  const msgs = new FrameDecoder().push(rx).filter((m) => typeof m.method === 'string');
+  const first = msgs.find((m) => m.method === 'eventAdd');
+  const cache = new MetadataCache({ now: () => (typeof first?.start === 'number' ? first.start : NOW), keepEndedEventsSec: 0 });
+  cache.beginResync({ epg: true });
+  const updates: ChangeEvent[] = [];
+  for (const m of msgs) {
+    const c = cache.apply(m);
+    if (m.method === 'dvrEntryUpdate' && c) updates.push(c);
+  }
+  const update = msgs.find((m) => m.method === 'dvrEntryUpdate');
+  assert.ok(update, 'the capture has its dvrEntryUpdate');
+  assert.equal(update.start, undefined, 'and it is stats-only');
+  const id = update.id as number;
+  const add = msgs.find((m) => m.method === 'dvrEntryAdd' && m.id === id)!;
+  assert.deepEqual(updates.map((c) => c.changed), [['dataSize']]);
+  const entry = cache.get('dvrEntry', id) as unknown as Record<string, unknown>;
+  for (const k of Object.keys(add)) {
+    if (k === 'method' || k === 'dataSize') continue;
+    assert.ok(valueEquals(entry[k] as HtsmsgValue, add[k]), `${k} kept from the full record`);
+  }
+  assert.equal(entry.dataSize, update.dataSize);
 });

@@ -11,11 +11,14 @@ import {
   KNOWN_FIELDS,
   KNOWN_SUBFIELDS,
   METHOD_RIGHTS,
+  SESSION_OWNED_METHODS,
   type AddDvrEntryRequest,
   type HtspAsyncMethod,
   type HtspRequest,
   type SubscribeRequest,
 } from '../src/htsp/messages';
+import { methodFor } from '../src/nodes/call/request';
+import { normaliseAllowList } from '../src/mqtt/commands';
 
 const CAPTURES = path.join(__dirname, '..', '..', 'shared', 'captures');
 
@@ -143,4 +146,37 @@ test('request types are assignable to HtsmsgMap (compile-time)', () => {
   const auth: HtspRequest<'authenticate'> = { username: 'demo', digest: Buffer.alloc(20) };
   const maps: HtsmsgMap[] = [manual, byEvent, sub, hello, auth];
   assert.equal(maps.length, 5);
+});
+
+test('SESSION_OWNED_METHODS: handshake, metadata, subscriptions and files; refused by the call node and MQTT', () => {
+  assert.deepEqual(
+    [...SESSION_OWNED_METHODS].sort(),
+    [
+      'authenticate',
+      'enableAsyncMetadata',
+      'fileClose',
+      'fileOpen',
+      'fileRead',
+      'fileSeek',
+      'fileStat',
+      'hello',
+      'subscribe',
+      'subscriptionChangeWeight',
+      'subscriptionFilterStream',
+      'subscriptionLive',
+      'subscriptionSeek',
+      'subscriptionSkip',
+      'subscriptionSpeed',
+      'unsubscribe',
+    ],
+  );
+  for (const m of SESSION_OWNED_METHODS) assert.ok((HTSP_METHODS as readonly string[]).includes(m), m);
+  // The one list is what both outside entry points refuse.
+  const allowed = normaliseAllowList([...HTSP_METHODS]);
+  for (const m of HTSP_METHODS) {
+    const owned = SESSION_OWNED_METHODS.has(m);
+    assert.equal(allowed.has(m), !owned, `MQTT allow-list and ${m}`);
+    if (owned) assert.throws(() => methodFor(m, {}), /session/, `call node and ${m}`);
+    else assert.equal(methodFor(m, {}), m);
+  }
 });

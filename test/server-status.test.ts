@@ -9,6 +9,7 @@ import { TvheadendSimulator, type SimOptions } from '../src/sim';
 import {
   ServerStatusPoller,
   STATUS_PATHS,
+  statusEntryKey,
   type ServerStatusOptions,
   type StatusChangeEvent,
   type StatusSession,
@@ -493,6 +494,40 @@ describe('ServerStatusPoller (fake session)', () => {
   });
 });
 
+describe('entry keys and snapshots', () => {
+  test('statusEntryKey: uuid/stream for inputs, uuid alone without a stream, id otherwise', () => {
+    assert.equal(statusEntryKey('input', { uuid: 'aa', stream: '11836H' }), 'aa/11836H');
+    assert.equal(statusEntryKey('input', { uuid: 'aa', stream: '' }), 'aa');
+    assert.equal(statusEntryKey('input', { uuid: 'aa' }), 'aa');
+    assert.equal(statusEntryKey('input', { stream: 'x' }), undefined);
+    assert.equal(statusEntryKey('serverSubscription', { id: 12 }), 12);
+    assert.equal(statusEntryKey('connection', { id: 7n }), 7, 'an S64 that arrived as bigint keys as a number');
+    assert.equal(statusEntryKey('connection', { peer: 'x' }), undefined);
+  });
+
+  test('snapshotChanges: the current entries as adds, with the ids the live events use', async (t) => {
+    const h = harness(t);
+    h.session.data['status/subscriptions'] = [viewer(3, 'News 24')];
+    h.session.data['status/inputs'] = [tuner('aa', '11836H'), tuner('aa', '12188H')];
+    h.session.data['status/connections'] = [conn(7)];
+    assert.deepEqual(h.poller.snapshotChanges(), [], 'nothing before the first poll');
+    h.poller.start();
+    await readyAndPolled(h);
+    const snap = h.poller.snapshotChanges();
+    const live = h.events.map((e) => `${e.kind} ${e.id}`).sort();
+    assert.deepEqual(snap.map((e) => `${e.kind} ${e.id}`).sort(), live);
+    assert.ok(snap.every((e) => e.action === 'add' && e.changed.length === 0 && e.initial === undefined && e.resync === undefined));
+    const input = snap.find((e) => e.id === 'aa/12188H');
+    assert.equal(input?.object.stream, '12188H');
+    // Only the kinds asked for, and the objects are the latest ones (noise fields included).
+    h.session.data['status/inputs'] = [tuner('aa', '11836H', { bps: 1 }), tuner('aa', '12188H')];
+    await h.poller.pollNow();
+    const inputs = h.poller.snapshotChanges(['input']);
+    assert.deepEqual(inputs.map((e) => e.kind), ['input', 'input']);
+    assert.equal(inputs.find((e) => e.id === 'aa/11836H')?.object.bps, 1);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Against the simulator: real HTSP on loopback, the `api` method answered by the simulator.
 
@@ -657,6 +692,61 @@ describe('ServerStatusPoller against the simulator', () => {
     assert.deepEqual(unavailable.map((u) => u.reason), ['noaccess']);
   });
 
+  test('simulator: subscription ids are kept for the subscription\'s life; idle inputs are not listed', async (t) => {
+    const { sim, session } = await live(t, { channels: [{ name: 'IPTV A', input: 'iptv' }, { name: 'IPTV B', input: 'iptv' }, { name: 'DVB C', input: 'dvb' }] });
+    const [a, b, c] = sim.channels;
+    const list = async (path: string): Promise<HtsmsgMap[]> =>
+      ((await session.callRaw('api', { path })).response as HtsmsgMap).entries as HtsmsgMap[];
+    session.start();
+    await waitFor(session, 'ready');
+    assert.deepEqual(await list('status/inputs'), [], 'nothing received: no inputs listed');
+
+    const v1 = sim.addExternalViewer({ channelId: a.id, username: 'one' });
+    const v2 = sim.addExternalViewer({ channelId: b.id, username: 'two' });
+    const own = session.subscribe(c.id);
+    await waitFor(own, 'start');
+    const rec = sim.addDvrEntry({ channelId: a.id, start: sim.now() - 5, stop: sim.now() + 600, title: 'Now' });
+    assert.equal(rec.state, 'recording');
+    const first = await list('status/subscriptions');
+    const idOf = (entries: HtsmsgMap[], pred: (e: HtsmsgMap) => boolean): unknown => entries.find(pred)?.id;
+    const ids = {
+      two: idOf(first, (e) => e.username === 'two'),
+      own: idOf(first, (e) => e.username === 'demo' && e.title !== 'DVR: Now'),
+      rec: idOf(first, (e) => e.title === 'DVR: Now'),
+    };
+    assert.equal(idOf(first, (e) => e.username === 'one'), v1);
+    assert.equal(ids.two, v2);
+    assert.equal(new Set([v1, ...Object.values(ids)]).size, 4, 'one counter for every kind of subscription');
+
+    // The first one leaves: nobody else is renumbered.
+    sim.removeExternalViewer(v1);
+    const second = await list('status/subscriptions');
+    assert.equal(second.length, 3);
+    assert.equal(idOf(second, (e) => e.username === 'two'), ids.two);
+    assert.equal(idOf(second, (e) => e.title === 'DVR: Now'), ids.rec);
+    assert.equal(idOf(second, (e) => e.username === 'demo' && e.title !== 'DVR: Now'), ids.own);
+    // A new one gets a new id, never a freed one.
+    const v3 = sim.addExternalViewer({ channelId: b.id, username: 'three' });
+    assert.ok(v3 > Math.max(v1, v2, Number(ids.own), Number(ids.rec)));
+
+    // One entry per input and mux in use: the IPTV input receives two muxes, the tuner one.
+    const inputs = await list('status/inputs');
+    const byStream = new Map(inputs.map((i) => [`${String(i.uuid)}/${String(i.stream)}`, i]));
+    assert.equal(inputs.length, 3);
+    assert.equal(new Set(inputs.map((i) => i.uuid)).size, 2);
+    assert.ok(inputs.every((i) => (i.subs as number) >= 1));
+    const iptvB = [...byStream.values()].find((i) => String(i.stream).endsWith(b.name));
+    assert.equal(iptvB?.subs, 2, 'two viewers on channel B share its mux');
+
+    // All gone: the list is empty again.
+    sim.removeExternalViewer(v2);
+    sim.removeExternalViewer(v3);
+    sim.updateDvrEntry(rec.id, { state: 'completed' });
+    await own.unsubscribe();
+    assert.deepEqual(await list('status/subscriptions'), []);
+    assert.deepEqual(await list('status/inputs'), []);
+  });
+
   test('reconnect: what changed while offline comes as resync adds and deletes', async (t) => {
     const { sim, session } = await live(t);
     const ch = sim.channels;
@@ -671,10 +761,6 @@ describe('ServerStatusPoller against the simulator', () => {
 
     const events: StatusChangeEvent[] = [];
     poller.on('change', (e) => events.push(e));
-    // The simulator numbers its list afresh on every request, so b will get a's id; a different
-    // start second is what tells them apart (as it would after a real server restart).
-    const sec = Math.floor(Date.now() / 1000);
-    while (Math.floor(Date.now() / 1000) === sec) await sleep(20);
     sim.dropConnections();
     // Changed while we are away: a leaves, b arrives.
     sim.removeExternalViewer(a);

@@ -6,6 +6,7 @@ import { HtspSession, type SessionOptions, type SessionStatus } from '../src/hts
 import { valueEquals, type ChangeEvent } from '../src/htsp/cache';
 import type { HtsmsgValue } from '../src/htsp/codec';
 import { HtspError } from '../src/htsp/errors';
+import { ScriptedServer, type ScriptedConnection } from './helpers/scripted-server';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -358,6 +359,154 @@ describe('resync', () => {
     s.dropConnections();
     await ready(sess);
     assert.deepEqual(changes.map(key), []);
+  });
+});
+
+describe('sync watchdog', () => {
+  /** A server that answers everything but sends metadata only as `script` says. */
+  async function syncServer(script: (c: ScriptedConnection, attempt: number) => void): Promise<ScriptedServer> {
+    let attempts = 0;
+    const srv = new ScriptedServer({
+      handlers: {
+        enableAsyncMetadata: (_req, c) => {
+          const n = ++attempts;
+          setTimeout(() => script(c, n), 0);
+          return {};
+        },
+      },
+    });
+    await srv.start();
+    cleanups.push(() => srv.stop());
+    return srv;
+  }
+
+  function scriptedSession(port: number, opts: Partial<SessionOptions>): HtspSession {
+    const sess = new HtspSession({
+      host: '127.0.0.1',
+      port,
+      username: 'demo',
+      password: 'demo',
+      pingIntervalMs: 0,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
+      ...opts,
+    });
+    cleanups.push(() => sess.stop());
+    return sess;
+  }
+
+  const channelAdd = (id: number) => ({ method: 'channelAdd', channelId: id, channelNumber: id, channelName: `C${id}`, eventId: 0, nextEventId: 0, services: [], tags: [] });
+
+  test('a sync that stalls halfway: timeout, the connection is closed, and the session reconnects', async () => {
+    const s = await sim({ channels: 40, epgHours: 24 * 7 });
+    const sess = session(s, { syncTimeoutMs: 300 });
+    const states: SessionStatus[] = [];
+    sess.on('state', (st) => states.push(st));
+    const firstEvent = waitFor<ChangeEvent>(sess, 'change', (c) => c.kind === 'event');
+    sess.start();
+    await firstEvent;
+    assert.equal(sess.state, 'syncing');
+    s.stall();
+    const t0 = Date.now();
+    const lost = await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected', 5000);
+    assert.equal(lost.error?.code, 'timeout');
+    assert.match(lost.error!.message, /initial sync/);
+    assert.ok(Date.now() - t0 >= 250, `gave up after ${Date.now() - t0} ms`);
+    assert.ok(!states.some((st) => st.state === 'ready'));
+    s.resume();
+    await ready(sess, 20_000);
+    assert.equal(sess.cache.counts.events, s.eventCount);
+    assert.equal(s.connectionCount, 1, 'the stalled connection was closed');
+  });
+
+  test('progress restarts the clock: a slow but steady sync is not cut', async () => {
+    const srv = await syncServer((c) => {
+      let n = 0;
+      const timer = setInterval(() => {
+        if (c.socket.destroyed) return clearInterval(timer);
+        if (++n <= 12) return c.send(channelAdd(n));
+        clearInterval(timer);
+        c.send({ method: 'initialSyncCompleted' });
+      }, 40);
+    });
+    const sess = scriptedSession(srv.port, { syncTimeoutMs: 150 });
+    const states: string[] = [];
+    sess.on('state', (st) => states.push(st.state));
+    sess.start();
+    await ready(sess, 5000);
+    assert.equal(srv.connections.length, 1, 'one connection: never timed out');
+    assert.ok(!states.includes('disconnected'));
+    assert.equal(sess.cache.counts.channels, 12);
+  });
+
+  test('a server that never completes: timed out and retried each time; 0 turns the watchdog off', async () => {
+    const srv = await syncServer((c) => c.send(channelAdd(1)));
+    const sess = scriptedSession(srv.port, { syncTimeoutMs: 100 });
+    const errors: Array<string | undefined> = [];
+    sess.on('state', (st) => {
+      if (st.state === 'disconnected') errors.push(st.error?.code);
+    });
+    sess.start();
+    while (srv.connections.length < 3) await sleep(20);
+    assert.ok(errors.length >= 2);
+    assert.ok(errors.every((c) => c === 'timeout'));
+    await sess.stop();
+
+    const patient = scriptedSession(srv.port, { syncTimeoutMs: 0 });
+    const before = srv.connections.length;
+    patient.start();
+    await waitFor<SessionStatus>(patient, 'state', (st) => st.state === 'syncing');
+    await sleep(400);
+    assert.equal(patient.state, 'syncing');
+    assert.equal(srv.connections.length, before + 1);
+  });
+});
+
+describe('DVR entry updates', () => {
+  test('an error the server clears is gone from the cache, and the change says so', async () => {
+    const T0 = 1_800_000_000;
+    const s = await sim({ startTime: T0 });
+    const sess = session(s);
+    sess.start();
+    await ready(sess);
+    const changes: ChangeEvent[] = [];
+    sess.on('change', (c) => changes.push(c));
+    const cached = (id: number): Record<string, unknown> | undefined => sess.cache.dvrEntriesById.get(id) as Record<string, unknown> | undefined;
+
+    // A finished recording whose error is taken back (the server's record no longer has one).
+    const failed = s.dvrEntries.find((e) => e.state === 'completed' && e.error !== undefined)!;
+    const text = failed.error;
+    assert.equal(cached(failed.id)?.error, text);
+    s.updateDvrEntry(failed.id, { error: undefined });
+    const cleared = await waitFor<ChangeEvent>(sess, 'change', (c) => c.kind === 'dvrEntry' && c.id === failed.id);
+    assert.equal(cleared.action, 'update');
+    assert.ok(cleared.changed.includes('error'), `changed: ${cleared.changed.join(',')}`);
+    assert.equal((cleared.object as Record<string, unknown>).error, undefined);
+    assert.equal((cleared.previous as Record<string, unknown>).error, text);
+    assert.equal('error' in cached(failed.id)!, false);
+
+    // A running recording without a tuner that gets one: full record on recovery, then stats.
+    const flaky = s.addDvrEntry({ channelId: s.channels[0].id, start: T0 + 60, stop: T0 + 3600, title: 'Flaky' });
+    s.failDvrEntry(flaky.id);
+    s.advance(61);
+    await waitFor<ChangeEvent>(sess, 'change', (c) => c.id === flaky.id && (c.object as Record<string, unknown>).state === 'recording');
+    assert.equal(cached(flaky.id)?.error, 'No free adapter');
+    s.advance(5); // a stats-only update that still carries the error
+    await sleep(50);
+    assert.equal(cached(flaky.id)?.error, 'No free adapter');
+    const recovered = waitFor<ChangeEvent>(sess, 'change', (c) => c.id === flaky.id && c.changed.includes('error'));
+    s.recoverDvrEntry(flaky.id);
+    const r = await recovered;
+    assert.ok(r.changed.includes('subscriptionError'));
+    assert.equal('error' in cached(flaky.id)!, false);
+    assert.equal('subscriptionError' in cached(flaky.id)!, false);
+    // Later stats-only updates merge: they neither bring the error back nor drop the record's fields.
+    const n = changes.length;
+    s.advance(5);
+    const stats = await waitFor<ChangeEvent>(sess, 'change', (c) => c.id === flaky.id && c.changed.includes('dataSize'));
+    assert.deepEqual(stats.changed, ['dataSize']);
+    assert.equal('error' in cached(flaky.id)!, false);
+    assert.equal(cached(flaky.id)?.title, 'Flaky');
+    assert.ok(changes.length > n);
   });
 });
 

@@ -262,6 +262,43 @@ test('a DVR entry moves scheduled → recording → completed as the clock advan
   });
 });
 
+test('a failing recording that recovers: full record without error, then stats-only updates', async () => {
+  await withSim({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, port) => {
+    const c = await client(port);
+    try {
+      await c.request('enableAsyncMetadata', {});
+      await c.waitForMethod('initialSyncCompleted');
+      const e = sim.addDvrEntry({ channelId: sim.channels[0].id, start: T0 + 60, stop: T0 + 3600, title: 'Flaky' });
+      sim.failDvrEntry(e.id);
+      let from = c.messages.length;
+      sim.advance(61);
+      const started = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id && m.state === 'recording' });
+      assert.ok('start' in started, 'a state change sends the full record');
+      assert.equal(started.error, 'No free adapter');
+      from = c.messages.length;
+      sim.advance(5);
+      const failingStats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+      assert.ok(!('start' in failingStats));
+      assert.equal(failingStats.error, 'No free adapter', 'stats carry the error while it lasts');
+      assert.equal(failingStats.subscriptionError, 'noFreeAdapter');
+
+      from = c.messages.length;
+      sim.recoverDvrEntry(e.id);
+      const recovered = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+      assert.ok('start' in recovered && 'title' in recovered, 'the recovery is announced with the full record');
+      assert.equal(recovered.error, undefined);
+      assert.equal(recovered.subscriptionError, undefined);
+      from = c.messages.length;
+      sim.advance(5);
+      const stats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+      assert.deepEqual(Object.keys(stats).sort(), ['dataSize', 'duplicate', 'id', 'idStr', 'method', 'state']);
+      assert.ok((stats.dataSize as number) > 0, 'data flows again');
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 test('EPG rolls: finished events deleted, new ones added, now/next channelUpdate', async () => {
   await withSim({ startTime: T0, speed: 0, channels: 2, epgHours: 4 }, async (sim, port) => {
     const c = await client(port);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
 import { TvheadendSimulator, type SimOptions } from '../src/sim';
 import { HtspSession, type SessionOptions } from '../src/htsp/session';
-import type { Packet, SubscriptionStartInfo, SubscriptionStopInfo } from '../src/htsp/subscription';
+import type { HtspSubscription, Packet, SubscriptionStartInfo, SubscriptionStopInfo } from '../src/htsp/subscription';
+import type { SubscribeReply } from '../src/htsp/messages';
 import { HtspError } from '../src/htsp/errors';
 import type { HtsmsgMap } from '../src/htsp/codec';
 import { ScriptedServer, type ScriptedConnection } from './helpers/scripted-server';
@@ -188,6 +189,140 @@ describe('with the simulator', () => {
     sess.start();
     await waitFor(sub, 'start');
     assert.equal(sub.channelId, s.channels[3].id);
+  });
+});
+
+describe('the session\'s view of its subscriptions', () => {
+  test('subscriptions(): channel, state, streams, source and the last signal/queue figures', async () => {
+    const s = await sim({ channels: [{ name: 'Tuner One', input: 'dvb' }, { name: 'Web Two', input: 'iptv' }] });
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    assert.deepEqual(sess.subscriptions(), []);
+    const [tuner, web] = s.channels;
+    const a = sess.subscribe('Tuner One');
+    const before = sess.subscriptions();
+    assert.equal(before.length, 1);
+    assert.equal(before[0], a);
+    assert.equal(a.channelRef, 'Tuner One');
+    assert.equal(sess.subscriptions()[0].lastSignal, undefined, 'no figures before the server sends any');
+    await waitFor(a, 'signal', () => a.lastQueue !== undefined);
+    const b = sess.subscribe(web.id);
+    await waitFor(b, 'start');
+    await waitFor(b, 'queue');
+    assert.equal(before.length, 1, 'an earlier view does not change');
+    assert.ok(Object.isFrozen(before));
+
+    const view = sess.subscriptions();
+    assert.deepEqual(view.map((x) => [x.channelId, x.channelRef, x.state]), [
+      [tuner.id, 'Tuner One', 'running'],
+      [web.id, web.id, 'running'],
+    ]);
+    assert.equal(a.lastSignal?.feStatus, 'GOOD');
+    assert.equal(typeof a.lastSignal?.feSNR, 'number');
+    assert.equal(typeof a.lastQueue?.packets, 'number');
+    assert.equal(a.lastQueue?.subscriptionId, a.id);
+    assert.ok(a.streams.length >= 1);
+    assert.equal(a.sourceInfo?.adapter_uuid !== undefined, true);
+    assert.equal(b.lastSignal, undefined, 'IPTV never reports a signal');
+
+    // A lost connection clears the live figures: an old one would pass for a live one.
+    const suspended = waitFor<SubscriptionStopInfo>(a, 'stop');
+    s.dropConnections();
+    assert.equal((await suspended).reason, 'reconnecting');
+    assert.equal(a.lastSignal, undefined);
+    assert.equal(a.lastQueue, undefined);
+    assert.equal(sess.subscriptions().length, 2, 'still kept: they come back after the reconnect');
+    await waitFor(a, 'signal');
+
+    await a.unsubscribe();
+    assert.deepEqual(sess.subscriptions(), [b]);
+    assert.equal(a.lastQueue, undefined);
+  });
+
+  test("'subscribed' on every accepted subscribe; accepted resolves once with the first reply", async () => {
+    const s = await sim();
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(s.channels[0].id, { timeshiftPeriod: 60 });
+    const replies: SubscribeReply[] = [];
+    sub.on('subscribed', (r) => replies.push(r));
+    const reply = await sub.accepted;
+    assert.equal(reply.timeshiftPeriod, 60);
+    assert.equal(replies.length, 1);
+    await waitFor(sub, 'start');
+    s.dropConnections();
+    await waitFor(sub, 'subscribed');
+    assert.equal(replies.length, 2, 'the re-subscribe after the reconnect was accepted too');
+    assert.equal(await sub.accepted, reply);
+  });
+});
+
+/** Unhandled rejections and uncaught exceptions seen while `fn` runs (they must be none). */
+async function crashesDuring(fn: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onRejection = (r: unknown): void => void seen.push(r);
+  const onException = (e: unknown): void => void seen.push(e);
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  try {
+    await fn();
+    await sleep(50);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+  }
+  return seen;
+}
+
+describe('a refused subscribe', () => {
+  test('server error: accepted rejects, error event when listened to, stop(error), gone from the list', async () => {
+    const s = await scripted(() => ({ error: 'Channel does not exist' }));
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(7);
+    const errors: HtspError[] = [];
+    sub.on('error', (e) => errors.push(e));
+    const stop = waitFor<SubscriptionStopInfo>(sub, 'stop');
+    await assert.rejects(sub.accepted, (e: HtspError) => e instanceof HtspError && e.code === 'server' && /does not exist/.test(e.message));
+    assert.deepEqual(errors.map((e) => e.code), ['server']);
+    assert.equal((await stop).reason, 'error');
+    assert.equal(sub.state, 'closed');
+    assert.deepEqual(sess.subscriptions(), []);
+    assert.equal(sess.state, 'ready');
+  });
+
+  test('nobody listening: no crash, no unhandled rejection, for every kind of refusal', async () => {
+    const s = await scripted((req): HtsmsgMap => (req.weight === 8 ? { noaccess: 1 } : { error: 'Channel does not exist' }));
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const subs: HtspSubscription[] = [];
+    const crashes = await crashesDuring(async () => {
+      subs.push(sess.subscribe(7), sess.subscribe(7, { weight: 8 }), sess.subscribe('No Such Channel'));
+      for (let i = 0; i < 100 && subs.some((x) => x.state !== 'closed'); i++) await sleep(20);
+    });
+    assert.deepEqual(crashes, []);
+    assert.deepEqual(subs.map((x) => x.state), ['closed', 'closed', 'closed']);
+    const codes = await Promise.all(subs.map((x) => x.accepted.then(() => 'accepted', (e: HtspError) => e.code)));
+    assert.deepEqual(codes, ['server', 'noaccess', 'bad-input']);
+    assert.deepEqual(sess.subscriptions(), []);
+  });
+
+  test('closed before the server answered: accepted rejects with disconnected', async () => {
+    const s = await scripted(() => undefined);
+    const sess = session(s.port);
+    sess.start();
+    await waitFor(sess, 'ready');
+    const sub = sess.subscribe(7);
+    await sleep(20);
+    await sub.unsubscribe();
+    await assert.rejects(sub.accepted, (e: HtspError) => e.code === 'disconnected');
+    const late = sess.subscribe(7);
+    await sess.stop();
+    await assert.rejects(late.accepted, (e: HtspError) => e.code === 'disconnected');
   });
 });
 

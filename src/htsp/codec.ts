@@ -222,7 +222,6 @@ function childShape(shape: Shape, buf: Buffer, start: number, length: number): S
  */
 function makeFactory(names: readonly string[]): (v: HtsmsgValue[]) => HtsmsgMap {
   const body = names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(',\n');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('v', `'use strict';\nreturn {\n${body}\n};`) as (v: HtsmsgValue[]) => HtsmsgMap;
 }
 

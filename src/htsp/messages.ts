@@ -1405,6 +1405,33 @@ const METHOD_LIST = [
 export const HTSP_METHODS: readonly HtspMethodName[] = METHOD_LIST;
 
 /**
+ * Methods that belong to the session and must never be run on its connection by anyone else
+ * (a flow, an MQTT command). The handshake and the metadata stream exist once per connection;
+ * subscription ids and file handles are per connection too, and the session owns them: a
+ * stranger's `subscribe` would stream into a subscription nobody reads, and its `unsubscribe`,
+ * playback controls or file calls could hit a subscription or file that the session (or another
+ * node) holds.
+ */
+export const SESSION_OWNED_METHODS: ReadonlySet<string> = new Set<string>([
+  'hello',
+  'authenticate',
+  'enableAsyncMetadata',
+  'subscribe',
+  'unsubscribe',
+  'subscriptionChangeWeight',
+  'subscriptionSkip',
+  'subscriptionSeek',
+  'subscriptionSpeed',
+  'subscriptionLive',
+  'subscriptionFilterStream',
+  'fileOpen',
+  'fileRead',
+  'fileClose',
+  'fileStat',
+  'fileSeek',
+] satisfies HtspMethodName[]);
+
+/**
  * The right each method needs. Without it the server waits 250 ms and
  * replies `noaccess: 1`. The file methods need the DVR right even for images.
  */

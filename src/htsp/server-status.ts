@@ -322,6 +322,19 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     return snap;
   }
 
+  /**
+   * The current entries as change events (action `add`, `changed` empty), keyed as live events
+   * are: what a consumer needs to rebuild its state, in the shape it already handles. Empty for
+   * a kind that was never polled; the `stale` flag of `current()` says whether to trust it.
+   */
+  snapshotChanges(kinds: readonly StatusKind[] = STATUS_KINDS): StatusChangeEvent[] {
+    const out: StatusChangeEvent[] = [];
+    for (const kind of kinds) {
+      for (const [id, t] of this.tracked[kind]) out.push(event(kind, 'add', id, t.latest, undefined, [], {}));
+    }
+    return out;
+  }
+
   /** Counts for dashboards: viewers, tuners in use, connections, and who watches what. */
   summary(): ServerStatusSummary {
     const subs = this.list('serverSubscription');
@@ -521,7 +534,7 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     const seen = new Set<number | string>();
     const out: StatusChangeEvent[] = [];
     for (const raw of entries) {
-      const id = keyOf(kind, raw);
+      const id = statusEntryKey(kind, raw);
       if (id === undefined || seen.has(id)) continue;
       seen.add(id);
       const obj = Object.freeze({ ...raw }) as StatusEntry;
@@ -611,7 +624,13 @@ function event(
   return e;
 }
 
-function keyOf(kind: StatusKind, e: StatusEntry): number | string | undefined {
+/**
+ * The id under which the poller tracks a status entry, and which its change events carry:
+ * `id` for subscriptions and connections; for inputs `uuid/stream`, or `uuid` alone when the
+ * entry names no stream (one input can receive several muxes at once and lists each of them
+ * under its own uuid). Undefined for an entry without a usable key; the poller skips those.
+ */
+export function statusEntryKey(kind: StatusKind, e: StatusEntry): number | string | undefined {
   if (kind === 'input') {
     const uuid = e.uuid;
     if (typeof uuid !== 'string' || uuid === '') return undefined;

@@ -5,6 +5,7 @@ import { HtspError } from './errors';
 import { MetadataCache, isMetadataMessage, type ChangeEvent, type EpgSearch, type SyncCounts } from './cache';
 import { HtspSubscription, SUBSCRIPTION_METHODS, type SubscribeOptions } from './subscription';
 import type { AccessRights, Channel, EpgEvent, HtspMethodName, HtspReply, HtspRequest, ServerInfo } from './messages';
+import { withTimeout } from './util';
 
 export type SessionState = 'disconnected' | 'connecting' | 'authenticating' | 'syncing' | 'ready' | 'auth-failed';
 
@@ -27,6 +28,13 @@ export interface SessionOptions extends ConnectionOptions {
   reconnect?: ReconnectOptions;
   /** Events that ended more than this long ago are dropped from the cache (default 6 h, 0 = keep). */
   keepEndedEventsSec?: number;
+  /**
+   * Gives up on an initial sync that stopped moving: when no metadata (nor a reply to the sync's
+   * own requests) arrived for this long, the connection is closed with code `timeout` and the
+   * session reconnects. Progress restarts the clock, so a huge EPG on a slow link is fine.
+   * Default 120 000 ms; 0 = never.
+   */
+  syncTimeoutMs?: number;
 }
 
 export interface SessionStatus {
@@ -56,6 +64,7 @@ export declare interface HtspSession {
 }
 
 const PROGRESS_INTERVAL_MS = 1000;
+const DEFAULT_SYNC_TIMEOUT_MS = 120_000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const STOP_WAIT_MS = 1000;
 
@@ -81,13 +90,18 @@ export class HtspSession extends EventEmitter {
   private retries = 0;
   private serverOffsetSec = 0;
   private nextSubscriptionId = 1;
-  private readonly subscriptions = new Set<HtspSubscription>();
+  private readonly subs = new Set<HtspSubscription>();
+  private syncWatchdog: NodeJS.Timeout | undefined;
+  /** performance.now() of the last sign of sync progress. */
+  private syncProgressAt = 0;
   private readonly routes = new Map<number, HtspSubscription>();
   private _serverInfo: ServerInfo | undefined;
   private _rights: AccessRights | undefined;
 
   constructor(opts: SessionOptions) {
     super();
+    // One session serves every node of a flow (fifty is ordinary), each listening for state and changes.
+    this.setMaxListeners(0);
     this.opts = { ...opts, reconnect: { ...opts.reconnect } };
     this.cache = new MetadataCache({
       now: () => Math.floor(Date.now() / 1000) + this.serverOffsetSec,
@@ -152,8 +166,8 @@ export class HtspSession extends EventEmitter {
     this.pruneTimer = undefined;
     this.abort?.abort();
     this.abort = undefined;
-    for (const sub of [...this.subscriptions]) sub._close({ status: 'session stopped', reason: 'session-stopped' });
-    this.subscriptions.clear();
+    for (const sub of [...this.subs]) sub._close({ status: 'session stopped', reason: 'session-stopped' });
+    this.subs.clear();
     const conn = this.dropConnection();
     this.setState('disconnected', { attempt: 0 });
     const waits: Promise<void>[] = [];
@@ -219,6 +233,7 @@ export class HtspSession extends EventEmitter {
     this._serverInfo = conn.serverInfo;
     this._rights = conn.rights;
     this.setState('syncing');
+    this.startSyncWatchdog(conn);
     await this.sync(conn, gen);
   }
 
@@ -230,6 +245,7 @@ export class HtspSession extends EventEmitter {
       if (conn.rights?.streaming !== false) {
         try {
           const t = await conn.getSysTime();
+          this.syncProgressed();
           if (typeof t.time === 'number') this.serverOffsetSec = t.time - Math.floor(Date.now() / 1000);
         } catch (err) {
           if (!(err instanceof HtspError) || err.code === 'disconnected' || err.code === 'timeout') throw err;
@@ -237,7 +253,7 @@ export class HtspSession extends EventEmitter {
       }
       if (!live()) return;
       // Subscriptions whose channel is known come back at once, without waiting for the sync.
-      for (const sub of this.subscriptions) if (sub.channelId) this.startSubscription(sub, conn);
+      for (const sub of this.subs) if (sub.channelId) this.startSubscription(sub, conn);
 
       const epg = this.opts.epg !== false;
       const days = this.opts.epgDays ?? 0;
@@ -248,6 +264,7 @@ export class HtspSession extends EventEmitter {
       if (this.opts.language) req.language = this.opts.language;
       try {
         await conn.enableAsyncMetadata(req);
+        this.syncProgressed();
       } catch (err) {
         if (err instanceof HtspError && err.code === 'noaccess' && live()) {
           // No streaming right: no metadata at all, but DVR calls may still work.
@@ -267,9 +284,10 @@ export class HtspSession extends EventEmitter {
     this.failures = 0;
     this.retries = 0;
     this.stopProgress();
+    this.stopSyncWatchdog();
     this._rights = conn.rights;
     this.setState('ready', { attempt: 0, ...(warning ? { error: warning } : {}) });
-    for (const sub of this.subscriptions) if (sub.id === 0) this.startSubscription(sub, conn);
+    for (const sub of this.subs) if (sub.id === 0) this.startSubscription(sub, conn);
     this.emit('ready');
   }
 
@@ -295,6 +313,7 @@ export class HtspSession extends EventEmitter {
       const sid = msg.subscriptionId;
       if (typeof sid === 'number') this.routes.get(sid)?._handle(msg);
     } else if (isMetadataMessage(method)) {
+      if (this.syncWatchdog) this.syncProgressed();
       this.cache.apply(msg);
       if (method === 'initialSyncCompleted' && this.conn && this._status.state === 'syncing') {
         this.becomeReady(this.conn);
@@ -320,9 +339,10 @@ export class HtspSession extends EventEmitter {
     this.detach();
     conn.close();
     this.stopProgress();
+    this.stopSyncWatchdog();
     this.cache.abortResync();
     this.routes.clear();
-    for (const sub of this.subscriptions) sub._suspend();
+    for (const sub of this.subs) sub._suspend();
     return conn;
   }
 
@@ -385,10 +405,47 @@ export class HtspSession extends EventEmitter {
     this.progressTimer = undefined;
   }
 
+  /**
+   * Only metadata and the replies to the sync's own requests count as progress. Streaming
+   * messages do not: a live subscription's once-a-second status would keep a stuck sync alive
+   * for ever. The ping cannot catch this either; it proves the server answers, not that it syncs.
+   */
+  private startSyncWatchdog(conn: HtspConnection): void {
+    this.stopSyncWatchdog();
+    const ms = this.opts.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    this.syncProgressAt = performance.now();
+    const check = (): void => {
+      this.syncWatchdog = undefined;
+      if (this.conn !== conn || conn.closed || this._status.state !== 'syncing') return;
+      // One timer re-armed for the remaining time, instead of one per message of a big burst.
+      const idle = performance.now() - this.syncProgressAt;
+      if (idle < ms) {
+        this.syncWatchdog = setTimeout(check, ms - idle);
+        this.syncWatchdog.unref();
+        return;
+      }
+      const secs = Math.round(ms / 100) / 10;
+      this.lost(conn, new HtspError('timeout', `the initial sync made no progress for ${secs} s (no initialSyncCompleted)`));
+    };
+    this.syncWatchdog = setTimeout(check, ms);
+    this.syncWatchdog.unref();
+  }
+
+  private syncProgressed(): void {
+    this.syncProgressAt = performance.now();
+  }
+
+  private stopSyncWatchdog(): void {
+    if (this.syncWatchdog) clearTimeout(this.syncWatchdog);
+    this.syncWatchdog = undefined;
+  }
+
   private clearTimers(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.stopProgress();
+    this.stopSyncWatchdog();
   }
 
   // ------------------------------------------------------------------ calls
@@ -421,17 +478,26 @@ export class HtspSession extends EventEmitter {
       {
         request: (method, fields) => this.call(method, fields),
         release: (s) => {
-          this.subscriptions.delete(s);
+          this.subs.delete(s);
           if (s.id) this.routes.delete(s.id);
         },
       },
       channel,
       opts,
     );
-    this.subscriptions.add(sub);
+    this.subs.add(sub);
     const conn = this.connection;
     if (conn) this.startSubscription(sub, conn);
     return sub;
+  }
+
+  /**
+   * The subscriptions this session keeps (pending, running or stopped by the server; closed ones
+   * leave), in the order they were made. A copy: subscribing or unsubscribing later does not
+   * change it. Each one shows its channel, state, streams, source and last signal/queue figures.
+   */
+  subscriptions(): readonly HtspSubscription[] {
+    return Object.freeze([...this.subs]);
   }
 
   private startSubscription(sub: HtspSubscription, conn: HtspConnection): void {
@@ -482,20 +548,4 @@ export class HtspSession extends EventEmitter {
 
 function syncOf(c: SyncCounts): NonNullable<SessionStatus['sync']> {
   return { channels: c.channels, tags: c.tags, dvrEntries: c.dvrEntries, events: c.events };
-}
-
-function withTimeout(p: Promise<void>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
 }

@@ -70,7 +70,15 @@ export const DEFAULT_PACKET_BUFFER_LIMIT = 1000;
 /** Time slice for handing buffered packets to listeners before yielding. */
 const DELIVERY_SLICE_MS = 8;
 
+/**
+ * Events. `error` differs from a plain EventEmitter on purpose: it is emitted only while someone
+ * listens, so a refused subscription nobody watches for errors never throws (and never takes the
+ * process down). Without a listener the refusal still shows as `stop` with reason `error`, as a
+ * rejected `accepted`, and by the subscription leaving `session.subscriptions()`.
+ */
 export declare interface HtspSubscription {
+  /** The server accepted a `subscribe` (again after every reconnect); `start` may come before it (G4). */
+  on(event: 'subscribed', listener: (reply: SubscribeReply) => void): this;
   on(event: 'start', listener: (info: SubscriptionStartInfo) => void): this;
   on(event: 'status', listener: (msg: SubscriptionStatusMessage) => void): this;
   on(event: 'grace', listener: (msg: SubscriptionGraceMessage) => void): this;
@@ -82,8 +90,14 @@ export declare interface HtspSubscription {
   on(event: 'skip', listener: (msg: SubscriptionSkipMessage) => void): this;
   on(event: 'speed', listener: (msg: SubscriptionSpeedMessage) => void): this;
   on(event: 'packet', listener: (pkt: Packet) => void): this;
+  /** Subscribing failed for good (refused by the server, unknown channel), or an undecodable packet. */
   on(event: 'error', listener: (err: HtspError) => void): this;
   on(event: string, listener: (...args: never[]) => void): this;
+  once(event: 'subscribed', listener: (reply: SubscribeReply) => void): this;
+  once(event: 'start', listener: (info: SubscriptionStartInfo) => void): this;
+  once(event: 'stop', listener: (info: SubscriptionStopInfo) => void): this;
+  once(event: 'error', listener: (err: HtspError) => void): this;
+  once(event: string, listener: (...args: never[]) => void): this;
 }
 
 const EVENT_OF: Readonly<Record<string, string>> = {
@@ -112,6 +126,19 @@ export const SUBSCRIPTION_METHODS: ReadonlySet<string> = new Set([
 export class HtspSubscription extends EventEmitter {
   /** What the user asked for: channel id, name or number. */
   readonly channelRef: number | string;
+  /**
+   * Settles with the server's first answer: resolves with the reply when it accepted the
+   * subscription, rejects with the HtspError when it refused (`server`, `noaccess`), when the
+   * channel does not exist (`bad-input`), or when the subscription was closed before any answer
+   * (`disconnected`). Re-subscribes after a reconnect do not settle it again (see 'subscribed').
+   * Never an unhandled rejection: awaiting it is optional.
+   */
+  readonly accepted: Promise<SubscribeReply>;
+  private settleAccepted: ((outcome: SubscribeReply | HtspError) => void) | undefined;
+  private _lastSignal: SignalStatusMessage | undefined;
+  private _lastQueue: QueueStatusMessage | undefined;
+  private _lastStatus: SubscriptionStatusMessage | undefined;
+  private _sourceInfo: SourceInfo | undefined;
   private _id = 0;
   private _channelId = 0;
   private _state: SubscriptionState = 'pending';
@@ -135,6 +162,15 @@ export class HtspSubscription extends EventEmitter {
   ) {
     super();
     this.channelRef = channel;
+    this.accepted = new Promise<SubscribeReply>((resolve, reject) => {
+      this.settleAccepted = (outcome) => {
+        this.settleAccepted = undefined;
+        if (outcome instanceof HtspError) reject(outcome);
+        else resolve(outcome);
+      };
+    });
+    // Most callers never look at it; a refusal must not surface as an unhandled rejection.
+    this.accepted.catch(() => undefined);
     this.opts = { ...opts };
     const limit = opts.packetBufferLimit ?? DEFAULT_PACKET_BUFFER_LIMIT;
     this.bufferLimit = Number.isFinite(limit) && limit >= 0 ? Math.floor(limit) : DEFAULT_PACKET_BUFFER_LIMIT;
@@ -157,6 +193,25 @@ export class HtspSubscription extends EventEmitter {
   /** The reply to the last `subscribe` (effective timeshift period, 90 kHz, …). */
   get reply(): SubscribeReply | undefined {
     return this._reply;
+  }
+  /** Where the stream comes from (adapter, mux, network, service), from the last `subscriptionStart`. */
+  get sourceInfo(): SourceInfo | undefined {
+    return this._sourceInfo;
+  }
+  /**
+   * The last `signalStatus` (tuners only; IPTV never sends one). Cleared when the source stops or
+   * the connection goes: an old figure would pass for a live one.
+   */
+  get lastSignal(): SignalStatusMessage | undefined {
+    return this._lastSignal;
+  }
+  /** The last `queueStatus` (send queue, drops, errors); cleared like `lastSignal`. */
+  get lastQueue(): QueueStatusMessage | undefined {
+    return this._lastQueue;
+  }
+  /** The last `subscriptionStatus` (no `status` = OK); cleared like `lastSignal`. */
+  get lastStatus(): SubscriptionStatusMessage | undefined {
+    return this._lastStatus;
   }
   /** Packets dropped because the buffer was full. */
   get droppedPackets(): number {
@@ -260,9 +315,12 @@ export class HtspSubscription extends EventEmitter {
     this._state = 'pending';
   }
 
-  /** @internal */
+  /** @internal The server accepted the `subscribe`. */
   _subscribed(reply: SubscribeReply): void {
+    if (this._state === 'closed') return;
     this._reply = reply;
+    this.settleAccepted?.(reply);
+    this.emit('subscribed', reply);
   }
 
   /** @internal The subscription options as `subscribe` fields. */
@@ -284,12 +342,15 @@ export class HtspSubscription extends EventEmitter {
     this._id = 0;
     this._state = 'pending';
     this.clearQueue();
+    this.clearFigures();
     if (wasActive) this.emit('stop', { status: 'reconnecting', reason: 'reconnecting' } satisfies SubscriptionStopInfo);
   }
 
   /** @internal Subscribing failed for good. */
   _fail(err: HtspError): void {
     if (this._state === 'closed') return;
+    this.settleAccepted?.(err);
+    // Only with a listener: EventEmitter would throw an unheard 'error' (see the class comment).
     if (this.listenerCount('error') > 0) this.emit('error', err);
     this.close({ status: err.message, reason: 'error' });
   }
@@ -306,6 +367,8 @@ export class HtspSubscription extends EventEmitter {
     this.host.release(this);
     this._id = 0;
     this.clearQueue();
+    this.clearFigures();
+    this.settleAccepted?.(new HtspError('disconnected', `the subscription to ${String(this.channelRef)} ended (${info.status}) before the server answered`, { method: 'subscribe' }));
     if (wasActive || info.reason === 'error') this.emit('stop', info);
   }
 
@@ -327,11 +390,13 @@ export class HtspSubscription extends EventEmitter {
           sourceinfo: (isMap(msg.sourceinfo) ? msg.sourceinfo : {}) as SourceInfo,
           meta,
         };
+        this._sourceInfo = info.sourceinfo;
         this.emit('start', info);
         return;
       }
       case 'subscriptionStop': {
         this._state = 'stopped';
+        this.clearFigures();
         const info: SubscriptionStopInfo = { status: typeof msg.status === 'string' ? msg.status : '', reason: 'server' };
         if (typeof msg.subscriptionError === 'string') info.subscriptionError = msg.subscriptionError;
         this.emit('stop', info);
@@ -339,7 +404,11 @@ export class HtspSubscription extends EventEmitter {
       }
       default: {
         const event = EVENT_OF[msg.method];
-        if (event) this.emit(event, msg);
+        if (!event) return;
+        if (event === 'signal') this._lastSignal = msg as unknown as SignalStatusMessage;
+        else if (event === 'queue') this._lastQueue = msg as unknown as QueueStatusMessage;
+        else if (event === 'status') this._lastStatus = msg as unknown as SubscriptionStatusMessage;
+        this.emit(event, msg);
       }
     }
   }
@@ -401,6 +470,12 @@ export class HtspSubscription extends EventEmitter {
       this.queueHead = 0;
     }
     this.scheduleDelivery();
+  }
+
+  private clearFigures(): void {
+    this._lastSignal = undefined;
+    this._lastQueue = undefined;
+    this._lastStatus = undefined;
   }
 
   private clearQueue(): void {

@@ -18,6 +18,7 @@ import type { IClientOptions, IClientPublishOptions, IPublishPacket, MqttClient 
 import { ServerStatusPoller } from '../htsp/server-status';
 import type { ChangeEvent } from '../htsp/cache';
 import type { HtsmsgMap } from '../htsp/codec';
+import { withTimeout } from '../htsp/util';
 import { CommandRunner, normaliseAllowList, type CommandReply } from './commands';
 import { discoveryConfigs, discoveryProblems, type Origin } from './discovery';
 import type { Json } from './json';
@@ -692,20 +693,4 @@ function num(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'bigint') return Number(v);
   return undefined;
-}
-
-function withTimeout(p: Promise<void>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
 }

@@ -8,6 +8,7 @@
  */
 import { HtspError } from '../htsp/errors';
 import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
+import { SESSION_OWNED_METHODS as NEVER } from '../htsp/messages';
 import { isPlainObject, toJson, type Json } from './json';
 import type { BridgeSession } from './types';
 
@@ -54,30 +55,6 @@ export const ALLOWABLE: readonly string[] = [
   'getTicket',
   'api',
 ];
-
-/**
- * Methods that belong to the shared connection (its handshake, metadata stream, live
- * subscriptions, open files): running them from outside would break the session for every node.
- * Refused even when someone puts them in the allow-list.
- */
-const NEVER = new Set([
-  'hello',
-  'authenticate',
-  'enableAsyncMetadata',
-  'subscribe',
-  'unsubscribe',
-  'subscriptionChangeWeight',
-  'subscriptionSkip',
-  'subscriptionSeek',
-  'subscriptionSpeed',
-  'subscriptionLive',
-  'subscriptionFilterStream',
-  'fileOpen',
-  'fileRead',
-  'fileClose',
-  'fileStat',
-  'fileSeek',
-]);
 
 const METHOD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const MAX_COMMAND_BYTES = 64 * 1024;

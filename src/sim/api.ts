@@ -61,14 +61,18 @@ function serviceName(ch: SimChannel): string {
   return ch.services[0]?.name ?? ch.name;
 }
 
+/**
+ * Every subscription on the server, with the id it got when it started: Tvheadend numbers all of
+ * them (HTSP, HTTP, DVR) from one counter and keeps the id for the subscription's life, so a
+ * client can follow one across polls.
+ */
 function subscriptions(sim: TvheadendSimulator): HtsmsgMap[] {
   const out: HtsmsgMap[] = [];
-  let id = 1;
   for (const c of sim.connections.values()) {
     for (const sub of c.subscriptions.values()) {
       out.push(
         compact({
-          id: id++,
+          id: sub.statusId,
           start: Math.floor(sub.startedAt / 1000),
           errors: sub.errors,
           state: sub.state === 'running' ? 'Running' : 'Idle',
@@ -94,7 +98,7 @@ function subscriptions(sim: TvheadendSimulator): HtsmsgMap[] {
     if (!ch) continue;
     const secs = Math.max(1, Math.floor(Date.now() / 1000) - v.start);
     out.push({
-      id: id++,
+      id: v.id,
       start: v.start,
       errors: 0,
       state: 'Running',
@@ -115,8 +119,10 @@ function subscriptions(sim: TvheadendSimulator): HtsmsgMap[] {
     if (e.state !== 'recording' || e.channelId === undefined) continue;
     const ch = sim.getChannel(e.channelId);
     if (!ch) continue;
+    // Entries put into `recording` by hand (tests poke the data) get theirs on first sight.
+    e.statusSubscriptionId ??= sim.newSubscriptionId();
     out.push({
-      id: id++,
+      id: e.statusSubscriptionId,
       start: e.start - e.startExtra * 60,
       errors: e.dataErrors ?? 0,
       state: e.subscriptionError ? 'Bad' : 'Running',
@@ -133,45 +139,54 @@ function subscriptions(sim: TvheadendSimulator): HtsmsgMap[] {
       total_out: e.dataSize,
     });
   }
-  return out;
+  return out.sort((a, b) => (a.id as number) - (b.id as number));
 }
 
+/**
+ * The streams the inputs receive: one entry per input and mux in use. Like Tvheadend, an idle
+ * input is not listed at all; an IPTV input receiving several muxes has one entry for each.
+ */
 function inputs(sim: TvheadendSimulator): HtsmsgMap[] {
-  const subsPerInput = new Map<number, number>();
-  const bump = (ch: SimChannel | undefined): void => {
-    if (ch) subsPerInput.set(ch.inputIndex, (subsPerInput.get(ch.inputIndex) ?? 0) + 1);
+  const streams = new Map<string, { index: number; mux: string; subs: number }>();
+  const use = (ch: SimChannel | undefined): void => {
+    if (!ch) return;
+    const key = `${ch.inputIndex}\u0000${ch.mux}`;
+    const s = streams.get(key);
+    if (s) s.subs++;
+    else streams.set(key, { index: ch.inputIndex, mux: ch.mux, subs: 1 });
   };
-  for (const c of sim.connections.values()) for (const s of c.subscriptions.values()) bump(s.channel);
-  for (const v of sim.externalViewers.values()) bump(sim.getChannel(v.channelId));
-  for (const e of sim.dvrEntries) if (e.state === 'recording' && e.channelId !== undefined) bump(sim.getChannel(e.channelId));
-  return sim.inputs.map((input, i) => {
-    const subs = subsPerInput.get(i) ?? 0;
+  for (const c of sim.connections.values()) for (const s of c.subscriptions.values()) use(s.channel);
+  for (const v of sim.externalViewers.values()) use(sim.getChannel(v.channelId));
+  // A recording that got no input (no free adapter) holds none.
+  for (const e of sim.dvrEntries) if (e.state === 'recording' && e.channelId !== undefined && !e.subscriptionError) use(sim.getChannel(e.channelId));
+  const out: HtsmsgMap[] = [];
+  for (const { index: i, mux, subs } of [...streams.values()].sort((a, b) => a.index - b.index || a.mux.localeCompare(b.mux))) {
+    const input = sim.inputs[i];
+    if (!input) continue;
     const tuner = input.kind === 'dvb';
-    const active = subs > 0;
-    const muxes = new Set<string>();
-    for (const ch of sim.channels) if (ch.inputIndex === i) muxes.add(ch.mux);
-    return {
+    out.push({
       uuid: input.uuid,
       input: input.name,
-      stream: active ? `${input.network}/${[...muxes][0] ?? ''}` : '',
+      stream: `${input.network}/${mux}`,
       subs,
-      weight: active ? 150 : 0,
-      signal: tuner && active ? 47000 + (i * 977) % 3000 : 0,
+      weight: 150,
+      signal: tuner ? 47000 + ((i * 977) % 3000) : 0,
       signal_scale: tuner ? 1 : 0,
-      snr: tuner && active ? 52000 + (i * 613) % 2000 : 0,
+      snr: tuner ? 52000 + ((i * 613) % 2000) : 0,
       snr_scale: tuner ? 1 : 0,
       ber: 0,
       unc: 0,
-      bps: active ? Math.round((sim.bitrate * subs) / 8) * 8 : 0,
+      bps: Math.round((sim.bitrate * subs) / 8) * 8,
       cc: 0,
       te: 0,
       ec_bit: 0,
       tc_bit: 0,
       ec_block: 0,
       tc_block: 0,
-      pids: active ? [0, 16, 17, 18] : [],
-    };
-  });
+      pids: [0, 16, 17, 18],
+    });
+  }
+  return out;
 }
 
 function connections(sim: TvheadendSimulator): HtsmsgMap[] {

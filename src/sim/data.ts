@@ -313,6 +313,8 @@ export interface SimDvrEntry {
   files: SimDvrFile[];
   /** Injected: the next time this entry would start or is running, it fails with this text. */
   pendingFailure?: string;
+  /** While recording: the id of the recording's subscription in the `api` status lists. */
+  statusSubscriptionId?: number;
 }
 
 export interface SimDvrEntrySpec {

@@ -26,6 +26,8 @@ export interface DvrContext {
   event(id: number): SimEvent | undefined;
   firstChannel(): SimChannel | undefined;
   defaultConfigId: string;
+  /** A recording is a server subscription: it takes an id from the server-wide counter when it starts. */
+  newSubscriptionId(): number;
 }
 
 export type DvrChange =
@@ -107,7 +109,10 @@ export class DvrStore {
         stop: entry.state === 'completed' ? end : undefined,
         size: entry.dataSize,
       });
-      if (entry.state === 'recording') this.grownAt.set(entry.id, now);
+      if (entry.state === 'recording') {
+        this.grownAt.set(entry.id, now);
+        entry.statusSubscriptionId = this.ctx.newSubscriptionId();
+      }
     }
     this.entries.set(entry.id, entry);
     return entry;
@@ -153,6 +158,7 @@ export class DvrStore {
 
   startRecording(e: SimDvrEntry, at: number): void {
     e.state = 'recording';
+    e.statusSubscriptionId = this.ctx.newSubscriptionId();
     e.dataSize = 0;
     e.files = [{ filename: `/${safeName(e.title)}.ts`, start: at, size: 0 }];
     this.grownAt.set(e.id, at);
@@ -165,6 +171,7 @@ export class DvrStore {
   finish(e: SimDvrEntry, at: number, error?: string): void {
     this.grow(e, at);
     e.state = 'completed';
+    e.statusSubscriptionId = undefined;
     if (error !== undefined) e.error = error;
     else if (e.pendingFailure !== undefined) e.error = e.pendingFailure;
     e.pendingFailure = undefined;

@@ -696,6 +696,7 @@ function subscribe(sim: TvheadendSimulator, conn: SimConnection, req: HtsmsgMap)
   if (old) old.stop(false);
   const sub = new SimSubscription(conn, {
     id: id as number,
+    statusId: sim.newSubscriptionId(),
     channel: ch,
     input: sim.inputs[ch.inputIndex] ?? sim.inputs[0],
     muxUuid: ch.muxUuid,

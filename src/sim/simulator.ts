@@ -186,7 +186,8 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
   private lastStatsAt = 0;
   private nextConnId = 1;
   private nextTagId = 1;
-  private nextViewerId = 1;
+  /** Tvheadend numbers every subscription (HTSP, HTTP, DVR) from one counter as it starts. */
+  private nextSubscriptionStatusId = 1;
   private readonly lastNowNext = new Map<number, { eventId: number; nextEventId: number }>();
   private stalled = false;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -240,6 +241,7 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
       event: (id) => this.epg.byId.get(id),
       firstChannel: () => this.channelMap.values().next().value,
       defaultConfigId: this.dvrConfigs[0]?.uuid ?? this.rng.hex(32),
+      newSubscriptionId: () => this.newSubscriptionId(),
     });
 
     const now = this.now();
@@ -727,6 +729,11 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
     if (ev) this.pushEvent('update', ev);
   }
 
+  /** @internal The id a new server subscription gets in `api` status/subscriptions (never reused). */
+  newSubscriptionId(): number {
+    return this.nextSubscriptionStatusId++;
+  }
+
   /** @internal Run the DVR clock now (e.g. after an RPC created an entry that is already due). */
   dvrClockNow(): void {
     this.runDvrClock(this.now());
@@ -942,6 +949,8 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
   updateDvrEntry(id: number, patch: Partial<Omit<SimDvrEntry, 'id' | 'uuid'>>): SimDvrEntry {
     const e = this.mustDvr(id);
     Object.assign(e, patch);
+    if (e.state !== 'recording') e.statusSubscriptionId = undefined;
+    else e.statusSubscriptionId ??= this.newSubscriptionId();
     this.pushDvr({ kind: 'update', entry: e });
     this.dvrClockNow();
     return e;
@@ -966,6 +975,21 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
     } else if (e.state === 'scheduled') {
       e.pendingFailure = error;
     }
+    return e;
+  }
+
+  /**
+   * A failing recording gets its source back (a tuner freed, the signal regained): the error
+   * is gone and data flows again. Tvheadend announces a change of a recording's error with the
+   * full record, so clients that merge stats-only updates still see the error cleared.
+   */
+  recoverDvrEntry(id: number): SimDvrEntry {
+    const e = this.mustDvr(id);
+    if (e.state !== 'recording') throw new Error(`DVR entry ${id} is ${e.state}, not recording`);
+    e.error = undefined;
+    e.subscriptionError = undefined;
+    e.pendingFailure = undefined;
+    this.pushDvr({ kind: 'update', entry: e });
     return e;
   }
 
@@ -1079,10 +1103,13 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
     this.updateNowNext(this.now());
   }
 
-  /** Another client watching a channel: shows in `api` status/subscriptions and status/inputs. */
+  /**
+   * Another client watching a channel: shows in `api` status/subscriptions and status/inputs.
+   * Returns its id, which is also its id in status/subscriptions.
+   */
   addExternalViewer(spec: ExternalViewerSpec): number {
     const ch = this.mustChannel(spec.channelId);
-    const id = this.nextViewerId++;
+    const id = this.newSubscriptionId();
     this.externalViewers.set(id, {
       id,
       username: spec.username ?? '',

@@ -26,6 +26,8 @@ export interface SimInput {
 
 export interface SubscriptionOptions {
   id: number;
+  /** The server-wide id shown in `api` status/subscriptions (the HTSP id is per connection). */
+  statusId: number;
   channel: SimChannel;
   input: SimInput;
   muxUuid: string;
@@ -64,6 +66,7 @@ const AAC_META = Buffer.from([0x11, 0x90]);
 
 export class SimSubscription {
   readonly id: number;
+  readonly statusId: number;
   readonly channel: SimChannel;
   readonly input: SimInput;
   readonly startedAt = Date.now();
@@ -97,6 +100,7 @@ export class SimSubscription {
   ) {
     this.opts = opts;
     this.id = opts.id;
+    this.statusId = opts.statusId;
     this.channel = opts.channel;
     this.input = opts.input;
     this.weight = opts.weight;

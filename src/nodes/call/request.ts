@@ -3,16 +3,13 @@
  * request fields. Pure, so the rules are tested without Node-RED.
  */
 import type { HtsmsgMap } from '../../htsp';
+import { SESSION_OWNED_METHODS as SESSION_METHODS } from '../../htsp/messages';
 import { badInput } from '../shared/errors';
 import type { NodeDef, NodeMessage } from '../shared/types';
 
 export const CALL_TYPE = 'tvheadend-call';
 
-/**
- * Methods that would break the shared session if a flow sent them: a second handshake, a second
- * metadata burst into the cache, or a stream nobody reads. Other nodes cover what they do.
- */
-export const SESSION_METHODS: ReadonlySet<string> = new Set(['hello', 'authenticate', 'enableAsyncMetadata', 'subscribe', 'unsubscribe']);
+export { SESSION_METHODS };
 
 const METHOD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 

@@ -7,7 +7,7 @@
  * before a message is built (see `filters.ts`), so that the EPG's first sync costs nothing
  * unless the node asks for EPG events.
  */
-import { AutomationEvents } from '../../htsp';
+import { AutomationEvents, statusEntryKey } from '../../htsp';
 import type {
   CacheKind,
   ChangeEvent,
@@ -21,7 +21,7 @@ import type {
   StatusKind,
   StatusUnavailable,
 } from '../../htsp';
-import { badInput, linkServer, NodeError, onInput, redact, requireLink } from '../shared';
+import { badInput, describe, linkServer, NodeError, onInput, redact, requireLink, sendPlain } from '../shared';
 import type { Node, NodeAPI } from '../shared';
 import {
   ChannelFilter,
@@ -55,15 +55,6 @@ const SNAPSHOT_CHUNK = 500;
  */
 const START_DELAY_MS = 100;
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'nothing';
-  if (Array.isArray(v)) return 'an array';
-  if (Buffer.isBuffer(v)) return 'a buffer';
-  if (typeof v === 'string') return `"${v.slice(0, 40)}"`;
-  return `a ${typeof v}`;
-}
-
 /** The cache's current objects of one kind, shaped as `add` changes so that the filters apply. */
 function* currentObjects(cache: MetadataCache, kind: CacheKind, eventChannels: number[] | undefined): Generator<ChangeEvent> {
   switch (kind) {
@@ -94,18 +85,6 @@ function* currentObjects(cache: MetadataCache, kind: CacheKind, eventChannels: n
     default:
       return;
   }
-}
-
-/**
- * The message id of a status entry. Mirrors how the poller keys its diffs (inputs can carry
- * several streams under one uuid); the poller does not expose its key function.
- */
-function statusId(kind: StatusKind, e: StatusEntry): number | string {
-  if (kind === 'input') {
-    const uuid = typeof e.uuid === 'string' ? e.uuid : '';
-    return typeof e.stream === 'string' && e.stream !== '' ? `${uuid}/${e.stream}` : uuid;
-  }
-  return typeof e.id === 'number' ? e.id : String(e.id);
 }
 
 function unavailableText(info: StatusUnavailable): string {
@@ -144,7 +123,7 @@ export = function register(RED: NodeAPI): void {
     const emit = (msg: ChangeMessage): void => {
       if (closed) return;
       // The payload objects belong to the cache and the poller; the flow gets its own copy.
-      node.send(RED.util.cloneMessage(msg));
+      sendPlain(node, RED.util.cloneMessage(msg));
     };
 
     const channels = new ChannelFilter(settings.channels, session);
@@ -207,7 +186,7 @@ export = function register(RED: NodeAPI): void {
         if (!statusKinds.includes(kind)) continue;
         for (const e of list) {
           if (kind === 'serverSubscription' && !channels.matches(undefined, typeof e.channel === 'string' ? e.channel : undefined)) continue;
-          out.push(snapshotMessage(kind, statusId(kind, e), e));
+          out.push(snapshotMessage(kind, statusEntryKey(kind, e) ?? '', e));
         }
       }
       return out;
