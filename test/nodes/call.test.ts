@@ -25,10 +25,13 @@ import {
   PASSWORD,
   USER,
   type SimHandle,
+  ready,
+  tab,
+  catchAll,
   type FlowNode,
 } from './helpers';
 
-const TAB: FlowNode = { id: 'f1', type: 'tab', label: 'test' };
+const TAB: FlowNode = tab();
 const nodes = [serverModule, callModule];
 
 function call(id: string, extra: Record<string, unknown> = {}): FlowNode {
@@ -54,16 +57,8 @@ function flow(port: number, ...calls: FlowNode[]): FlowNode[] {
     serverNode('s1', port),
     ...calls,
     { id: 'out', type: 'helper', z: 'f1' },
-    { id: 'k1', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
+    ...catchAll(),
   ];
-}
-
-async function ready(): Promise<void> {
-  await waitFor(() => {
-    const s = helper.getNode('s1');
-    return isServerNode(s) && s.session.state === 'ready';
-  }, 'session ready');
 }
 
 interface Caught extends NodeMessage {
@@ -245,7 +240,7 @@ describe('tvheadend-call with the simulator', () => {
     c1.receive({});
     await out;
     await delay(10);
-    assert.match(shown[shown.length - 1], /^connected: /);
+    assert.equal(shown[shown.length - 1], 'Tvheadend · HTSP 44');
   });
 
   it('reports timeout, noaccess and a server that is down with their codes', async () => {

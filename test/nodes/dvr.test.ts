@@ -4,7 +4,9 @@ import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_USERS, type SimDvrEntry, type SimEvent, type SimOptions, type TvheadendSimulator } from '../../src/sim';
 import type { HtsmsgMap } from '../../src/htsp';
-import { SERVER, failure, flow, helper, load, ready, result, serverNodeOf, startSim, until } from './epg-dvr-helpers';
+import serverModule from '../../src/nodes/server/tvheadend-server';
+import dvrModule from '../../src/nodes/dvr/tvheadend-dvr';
+import { SERVER, USER, failure, helper, load, ready, result, serverOf, singleNodeFlow, startSim, waitFor } from './helpers';
 
 type OutEntry = Record<string, unknown> & { id: number; status: string; state: string; eventId?: number; error?: string };
 type OutRule = Record<string, unknown> & { id: string };
@@ -12,8 +14,9 @@ type OutRule = Record<string, unknown> & { id: string };
 let sim: TvheadendSimulator;
 
 async function dvrFlow(def: Record<string, unknown> = {}, simOpts: SimOptions = {}, credentials?: Record<string, Record<string, string>>): Promise<void> {
-  sim = await startSim({ seed: 3, ...simOpts });
-  await load(flow(sim.port, { type: 'tvheadend-dvr', action: 'msg', ...def }), credentials);
+  sim = (await startSim({ channels: 8, epgHours: 24, seed: 3, ...simOpts })).sim;
+  const nodes = singleNodeFlow(sim.port, { type: 'tvheadend-dvr', action: 'msg', ...def }, [], { epg: true, epgDays: 0, pingInterval: 0 });
+  await load([serverModule, dvrModule], nodes, credentials);
   await ready();
 }
 
@@ -25,7 +28,7 @@ afterEach(async () => {
   await sim?.stop();
 });
 
-const cache = () => serverNodeOf(SERVER).session.cache;
+const cache = () => serverOf(SERVER).session.cache;
 
 /** The status a person would give each simulator entry (written independently of the node). */
 function statusOf(e: SimDvrEntry): string {
@@ -49,8 +52,9 @@ function futureEvent(channelIndex: number, minLeadSec = 3600): SimEvent {
 
 /** Waits until the session's cache shows every simulator entry in the simulator's state. */
 async function cacheCaughtUp(): Promise<void> {
-  await until('the cache to follow the simulator', () =>
-    sim.dvrEntries.every((e) => cache().dvrEntriesById.get(e.id)?.state === e.state) && cache().dvrEntriesById.size === sim.dvrEntries.length,
+  await waitFor(
+    () => sim.dvrEntries.every((e) => cache().dvrEntriesById.get(e.id)?.state === e.state) && cache().dvrEntriesById.size === sim.dvrEntries.length,
+    'the cache to follow the simulator',
   );
 }
 
@@ -69,7 +73,7 @@ test('record an EPG event by id: a scheduled entry, in the cache and in the simu
   assert.ok(inSim, 'the simulator has the entry');
   assert.equal(inSim.state, 'scheduled');
   assert.equal(inSim.eventId, ev.id);
-  assert.equal(inSim.owner, 'demo');
+  assert.equal(inSim.owner, USER);
   assert.equal(inSim.comment, 'from a flow');
   assert.equal(cache().dvrEntriesById.get(payload.id)?.eventId, ev.id);
 });
@@ -221,7 +225,7 @@ test('delete a finished recording, by the dvrId of an EPG event too', async () =
   const { payload } = await result<OutEntry>({ payload: { id: done.id } });
   assert.equal(payload.status, 'removed');
   assert.equal(sim.getDvrEntry(done.id), undefined);
-  await until('the cache to drop the entry', () => !cache().dvrEntriesById.has(done.id));
+  await waitFor(() => !cache().dvrEntriesById.has(done.id), 'the cache to drop the entry');
 
   const fromEpg = sim.dvrEntries.find((e) => e.eventId !== undefined && e.state === 'scheduled');
   assert.ok(fromEpg);
@@ -268,7 +272,7 @@ test('autorec rules: created with the wire fields Tvheadend needs, the simulator
     const ev = sim.getEvent(e.eventId ?? -1);
     assert.ok(ev && /match day/i.test(ev.title) && ev.channelId === sports.id && ev.stop - ev.start >= 600);
   }
-  await until('the cache to have the new entries', () => made.every((e) => cache().dvrEntriesById.get(e.id)?.autorecId === rule.id));
+  await waitFor(() => made.every((e) => cache().dvrEntriesById.get(e.id)?.autorecId === rule.id), 'the cache to have the new entries');
 
   const { payload: anyChannel } = await result<OutRule>({ payload: { action: 'addAutorec', title: '^Quiz Master$' } });
   assert.equal(requests[1]?.channelId, -1, 'any channel is sent as -1');
@@ -287,7 +291,7 @@ test('autorec rules: created with the wire fields Tvheadend needs, the simulator
 
 test('a user without DVR rights gets code noaccess at the Catch node', async () => {
   await dvrFlow({}, { users: [...DEFAULT_USERS, { username: 'viewer', password: 'viewer', rights: { streaming: true } }] }, { [SERVER]: { username: 'viewer', password: 'viewer' } });
-  assert.equal(serverNodeOf().session.rights?.dvr, false);
+  assert.equal(serverOf().session.rights?.dvr, false);
   const before = sim.dvrEntries.length;
   for (const payload of [{ action: 'record', channel: sim.channels[0].name }, { action: 'list' }, { action: 'addAutorec', title: 'x' }]) {
     const err = await failure({ payload });
@@ -326,4 +330,21 @@ test('bad input reaches the Catch node with code bad-input', async () => {
     assert.match(err.message, c.message, JSON.stringify(c.payload));
   }
   assert.equal(sim.dvrEntries.length, entries, 'nothing was created');
+});
+
+test('a recording whose file size is beyond 2^53 is listed as JSON-safe text', async () => {
+  await dvrFlow();
+  const huge = 2n ** 60n + 7n;
+  const now = sim.now();
+  const entry = sim.addDvrEntry({ channelIndex: 0, start: now - 3 * 3600, stop: now - 2 * 3600, title: 'Huge File' });
+  // The simulator's file list has no `fsid`; its `size` goes over the wire the same way (s64).
+  sim.updateDvrEntry(entry.id, { state: 'completed', files: [{ filename: '/recordings/huge.ts', start: now - 3 * 3600, stop: now - 2 * 3600, size: huge as unknown as number }] });
+  const fileOf = (o: unknown): { filename?: string; size?: unknown } | undefined => (o as { files?: Array<{ filename?: string; size?: unknown }> } | undefined)?.files?.[0];
+  await waitFor(() => fileOf(cache().dvrEntriesById.get(entry.id))?.filename === '/recordings/huge.ts', 'the new file in the cache');
+  assert.equal(typeof fileOf(cache().dvrEntriesById.get(entry.id))?.size, 'bigint');
+  const { payload } = await result<OutEntry[]>({ payload: { action: 'list', state: 'all' } });
+  const listed = payload.find((e) => e.id === entry.id);
+  assert.ok(listed, 'the entry is listed');
+  assert.equal(fileOf(listed)?.size, String(huge));
+  assert.doesNotThrow(() => JSON.stringify(payload));
 });

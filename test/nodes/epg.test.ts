@@ -2,14 +2,28 @@
 import { test, before, after, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_USERS, type TvheadendSimulator, type SimEvent, type SimChannel } from '../../src/sim';
-import { SERVER, failure, flow, helper, load, ready, result, serverDef, startSim, type FlowNode } from './epg-dvr-helpers';
+import serverModule from '../../src/nodes/server/tvheadend-server';
+import epgModule from '../../src/nodes/epg/tvheadend-epg';
+import { SERVER, OUT, TAB_ID, tab, catchAll, failure, helper, load as loadFlow, ready, result, serverNode, singleNodeFlow, startSim, type FlowNode } from './helpers';
+
+const MODULES = [serverModule, epgModule];
+/** The server node syncs the whole EPG, so that answers come from the cache unless a test says otherwise. */
+const EPG_SERVER = { epg: true, epgDays: 0, pingInterval: 0 };
+
+function flow(port: number, def: Record<string, unknown>, extra: FlowNode[] = []): FlowNode[] {
+  return singleNodeFlow(port, { type: 'tvheadend-epg', ...def }, extra, EPG_SERVER);
+}
+
+function load(nodes: FlowNode[], creds?: Record<string, Record<string, string>>): Promise<void> {
+  return loadFlow(MODULES, nodes, creds);
+}
 
 type OutEvent = Record<string, unknown> & { eventId: number; channelId: number; start: number; stop: number; slot?: string };
 
 let sim: TvheadendSimulator;
 
 before(async () => {
-  sim = await startSim({ channels: 6, epgHours: 12, eventMinutes: 30, seed: 7 });
+  sim = (await startSim({ channels: 6, epgHours: 12, eventMinutes: 30, seed: 7 })).sim;
 });
 afterEach(async () => {
   await helper.unload();
@@ -109,7 +123,7 @@ describe('schedule', () => {
   });
 
   test('a window beyond the days the server node syncs is asked from the server', async () => {
-    await load(flow(sim.port, { operation: 'schedule', channel: channel(2).name }).map((n) => (n.id === 'srv' ? { ...n, epgDays: 0.25 } : n)));
+    await load(flow(sim.port, { operation: 'schedule', channel: channel(2).name }).map((n) => (n.id === SERVER ? { ...n, epgDays: 0.25 } : n)));
     const server = await ready();
     const from = sim.now() + 8 * 3600;
     const to = from + 2 * 3600;
@@ -191,7 +205,7 @@ describe('with EPG sync off the server is asked, with the same answers', () => {
 
   test('cache and RPC agree on every question', async () => {
     const extra: FlowNode[] = [
-      serverDef('srv-rpc', sim.port, { epg: false }),
+      serverNode('srv-rpc', sim.port, { ...EPG_SERVER, epg: false }),
       { id: 'epg-rpc', type: 'tvheadend-epg', server: 'srv-rpc', operation: 'msg', wires: [['out-rpc']] },
       { id: 'out-rpc', type: 'helper' },
     ];
@@ -257,12 +271,7 @@ describe('bad input reaches a Catch node with code bad-input', () => {
   });
 
   test('a node without a server fails with code disconnected', async () => {
-    await load([
-      { id: 'lonely', type: 'tvheadend-epg', operation: 'nownext', wires: [['out']] },
-      { id: 'out', type: 'helper' },
-      { id: 'catch-1', type: 'catch', scope: ['lonely'], uncaught: false, wires: [['errors']] },
-      { id: 'errors', type: 'helper' },
-    ]);
+    await load([tab(), { id: 'lonely', type: 'tvheadend-epg', z: TAB_ID, operation: 'nownext', wires: [[OUT]] }, { id: OUT, type: 'helper', z: TAB_ID }, ...catchAll()]);
     const err = await failure({ payload: {} }, { node: 'lonely' });
     assert.equal(err.code, 'disconnected');
     assert.match(err.message, /no Tvheadend server configured/);

@@ -8,10 +8,9 @@ import serverModule = require('../../src/nodes/server/tvheadend-server');
 import eventsModule = require('../../src/nodes/events/tvheadend-events');
 import { ChannelFilter, parseEventsSettings, SettingsError } from '../../src/nodes/events/filters';
 import type { SimDvrEntrySpec } from '../../src/sim';
-import type { TvheadendServerNode } from '../../src/nodes/shared/types';
-import { helper, startSim, serverNode, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
+import { helper, startSim, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
 
-const TAB: FlowNode = { id: 'f1', type: 'tab', label: 'events' };
+const TAB: FlowNode = tab('events');
 const NODES = [serverModule, eventsModule];
 
 type Msg = NodeMessage & {
@@ -52,17 +51,8 @@ function flow(port: number, nodes: FlowNode[], serverExtra: Record<string, unkno
     serverNode('s1', port, { epg: true, epgDays: 0, ...serverExtra }),
     ...nodes.map((n) => ({ ...n, wires: [[`${n.id}-out`]] })),
     ...outs,
-    { id: 'k1', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
+    ...catchAll(),
   ];
-}
-
-function server(): TvheadendServerNode {
-  return helper.getNode('s1') as unknown as TvheadendServerNode;
-}
-
-async function ready(ms = 10_000): Promise<void> {
-  await waitFor(() => server().session.state === 'ready', 'the session to be ready', ms);
 }
 
 function received(id: string): Msg[] {
@@ -228,6 +218,46 @@ describe('tvheadend-events: changes and filters', () => {
     const error = caught[0].error as { message: string; code: string };
     assert.equal(error.code, 'bad-input');
     assert.match(error.message, /snapshot/);
+  });
+});
+
+/** A size no real disk has, but one the protocol carries: beyond 2^53 it decodes as a bigint. */
+const HUGE = 2n ** 60n + 7n;
+
+describe('tvheadend-events: values beyond 2^53', () => {
+  let sim: SimHandle;
+  before(async () => {
+    sim = await startSim({ dvrEntries: [], autorecEntries: [], timerecEntries: [] });
+  });
+  after(async () => {
+    await sim.stop();
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  it('a recording whose file size is beyond 2^53 reaches the flow as JSON-safe text', async () => {
+    await helper.load(NODES, flow(sim.port, [eventsNode('e1', '', { actions: ['update'] })]), credentials('s1'));
+    const got = received('e1');
+    await ready();
+    const now = sim.sim.now();
+    const entry = sim.sim.addDvrEntry({ channelIndex: 0, start: now - 3 * 3600, stop: now - 2 * 3600, title: 'Huge File' });
+    await waitFor(() => server().session.cache.dvrEntriesById.has(entry.id), 'the entry in the cache');
+    // The simulator's file list has no `fsid`; its `size` goes over the wire the same way (s64).
+    const files = [{ filename: '/recordings/huge.ts', start: now - 3 * 3600, stop: now - 2 * 3600, size: HUGE as unknown as number }];
+    sim.sim.updateDvrEntry(entry.id, { state: 'completed', files });
+    const fileOf = (o: unknown): { filename?: string; size?: unknown } | undefined => (o as { files?: Array<{ filename?: string; size?: unknown }> } | undefined)?.files?.[0];
+    const cachedFile = (): { filename?: string; size?: unknown } | undefined => fileOf(server().session.cache.dvrEntriesById.get(entry.id));
+    await waitFor(() => cachedFile()?.filename === '/recordings/huge.ts', 'the new file in the cache');
+    assert.equal(typeof cachedFile()?.size, 'bigint', 'the cache holds the value as decoded');
+    await waitFor(() => got.some((x) => x.id === entry.id && fileOf(x.payload)?.filename === '/recordings/huge.ts'), 'the update message');
+    const m = got.filter((x) => x.id === entry.id).pop() as Msg;
+    let text = '';
+    assert.doesNotThrow(() => {
+      text = JSON.stringify({ payload: m.payload, previous: m.previous });
+    });
+    assert.match(text, new RegExp(`"size":"${HUGE}"`));
+    assert.equal(typeof cachedFile()?.size, 'bigint', 'the cache is not changed by the conversion');
   });
 });
 

@@ -8,8 +8,7 @@ import serverModule = require('../../src/nodes/server/tvheadend-server');
 import callModule = require('../../src/nodes/call/tvheadend-call');
 import { migrateServerConfig, SERVER_CONFIG_VERSION, SERVER_DEFAULTS, sessionOptions } from '../../src/nodes/server/config';
 import { describeTestFailure } from '../../src/nodes/server/routes';
-import { clockTime, sessionNodeStatus } from '../../src/nodes/shared/status';
-import { isServerNode } from '../../src/nodes/shared/types';
+import { clockTime, sessionNodeStatus, sessionStateText } from '../../src/nodes/shared/status';
 import type { TvheadendServerNode } from '../../src/nodes/shared/types';
 import { HtspError } from '../../src/htsp';
 import type { SessionStatus } from '../../src/htsp';
@@ -28,21 +27,18 @@ import {
   PASSWORD,
   USER,
   type SimHandle,
+  serverOf as server,
+  tab,
   type FlowNode,
 } from './helpers';
 
-const TAB: FlowNode = { id: 'f1', type: 'tab', label: 'test' };
+const TAB: FlowNode = tab();
 const nodes = [serverModule, callModule];
 
 function call(id: string, extra: Record<string, unknown> = {}): FlowNode {
   return { id, type: 'tvheadend-call', z: 'f1', name: '', server: 's1', method: 'getSysTime', fields: '{}', fieldsType: 'json', timeout: '', wires: [[]], ...extra };
 }
 
-function server(id = 's1'): TvheadendServerNode {
-  const n = helper.getNode(id);
-  assert.ok(isServerNode(n), `${id} is a running tvheadend-server`);
-  return n;
-}
 
 describe('migrateServerConfig', () => {
   it('fills every default for an unversioned, empty definition', () => {
@@ -98,20 +94,49 @@ describe('sessionNodeStatus', () => {
 
   it('says what the session is doing, in a few words', () => {
     assert.deepEqual(sessionNodeStatus(st({ state: 'connecting' })), { fill: 'yellow', shape: 'ring', text: 'connecting' });
-    assert.equal(sessionNodeStatus(st({ state: 'connecting', attempt: 3 })).text, 'connecting (attempt 3)');
+    assert.equal(sessionNodeStatus(st({ state: 'connecting', attempt: 3 })).text, 'connecting (try 3)');
     assert.equal(sessionNodeStatus(st({ state: 'authenticating' })).text, 'authenticating');
     assert.equal(sessionNodeStatus(st({ state: 'syncing', sync: { channels: 12, tags: 3, dvrEntries: 2, events: 1234 } })).text, 'syncing 1234 events');
     assert.equal(sessionNodeStatus(st({ state: 'syncing', sync: { channels: 12, tags: 3, dvrEntries: 2, events: 0 } })).text, 'syncing 12 channels');
-    assert.deepEqual(sessionNodeStatus(st({ state: 'ready' }), { serverName: 'Living room', htspVersion: 44 }), {
-      fill: 'green',
-      shape: 'dot',
-      text: 'connected: Living room (HTSP v44)',
-    });
+    assert.deepEqual(sessionNodeStatus(st({ state: 'ready' })), { fill: 'green', shape: 'dot', text: 'connected' });
+    assert.equal(sessionNodeStatus(st({ state: 'ready' }), { serverName: 'Tvheadend', htspVersion: 44 }).text, 'Tvheadend · HTSP 44');
+    assert.equal(sessionNodeStatus(st({ state: 'ready' }), { serverName: 'Living room server', htspVersion: 34 }).text, 'Living ro… · HTSP 34');
     assert.deepEqual(sessionNodeStatus(st({ state: 'auth-failed' })), { fill: 'red', shape: 'ring', text: 'auth failed' });
     const at = new Date(2026, 0, 1, 10, 42, 5).getTime();
     assert.equal(clockTime(at), '10:42:05');
-    assert.deepEqual(sessionNodeStatus(st({ state: 'disconnected', nextRetryAt: at })), { fill: 'red', shape: 'ring', text: 'disconnected, retry 10:42:05' });
+    assert.deepEqual(sessionNodeStatus(st({ state: 'disconnected', nextRetryAt: at })), { fill: 'red', shape: 'ring', text: 'down, retry 10:42:05' });
     assert.deepEqual(sessionNodeStatus(st({ state: 'disconnected', attempt: 0 })), { fill: 'grey', shape: 'ring', text: 'disconnected' });
+  });
+
+  it('keeps every text the canvas shows within about 20 characters', () => {
+    const at = new Date(2026, 0, 1, 10, 42, 5).getTime();
+    const error = new HtspError('protocol', 'x');
+    const all: SessionStatus[] = [
+      st({ state: 'connecting', attempt: 12 }),
+      st({ state: 'authenticating' }),
+      st({ state: 'syncing', sync: { channels: 120, tags: 3, dvrEntries: 2, events: 99999 } }),
+      st({ state: 'ready' }),
+      st({ state: 'auth-failed' }),
+      st({ state: 'disconnected', nextRetryAt: at, error }),
+      st({ state: 'disconnected', error }),
+      st({ state: 'disconnected', error: new HtspError('auth-failed', 'x') }),
+      st({ state: 'disconnected', error: new HtspError('disconnected', 'x') }),
+    ];
+    for (const s of all) {
+      const text = sessionNodeStatus(s, { serverName: 'A very long server name', htspVersion: 44 }).text ?? '';
+      assert.ok(text.length <= 20, `"${text}" (${s.state}) is short`);
+    }
+    assert.equal(sessionNodeStatus(st({ state: 'disconnected', error })).text, 'down: protocol');
+  });
+
+  it('says more where there is room: the server dialog and the status route', () => {
+    assert.equal(sessionStateText(st({ state: 'ready' }), { serverName: 'Living room', htspVersion: 44 }), 'connected to Living room (HTSP v44)');
+    assert.equal(sessionStateText(st({ state: 'connecting', attempt: 3 })), 'connecting (attempt 3)');
+    const at = new Date(2026, 0, 1, 10, 42, 5).getTime();
+    assert.equal(
+      sessionStateText(st({ state: 'disconnected', nextRetryAt: at, error: new HtspError('timeout', 'no answer') })),
+      'disconnected: timeout, next try at 10:42:05',
+    );
   });
 });
 
@@ -160,13 +185,13 @@ describe('tvheadend-server with the simulator', () => {
     events('out').on('input', (msg: { status: { text: string; source: { id: string } } }) => seen.push({ id: msg.status.source.id, text: msg.status.text }));
     await helper.setFlows([...watch, call('c1'), call('c2')], 'nodes', credentials('s1'));
     await waitFor(() => server().session.state === 'ready', 'ready');
-    await waitFor(() => seen.filter((s) => s.text.startsWith('connected')).length >= 2, 'connected status on both');
+    await waitFor(() => seen.filter((s) => s.text === 'Tvheadend · HTSP 44').length >= 2, 'connected status on both');
     for (const id of ['c1', 'c2']) {
       const texts = pushed.filter((s) => s.id === id).map((s) => s.text);
       assert.ok(texts.some((t) => t.startsWith('connecting')), `${id} was told connecting: ${texts.join(', ')}`);
-      assert.match(texts[texts.length - 1], /^connected: Tvheadend \(HTSP v\d+\)$/);
+      assert.equal(texts[texts.length - 1], 'Tvheadend · HTSP 44');
       const shown = seen.filter((s) => s.id === id).map((s) => s.text);
-      assert.match(shown[shown.length - 1], /^connected: Tvheadend \(HTSP v\d+\)$/, `${id} showed: ${shown.join(', ')}`);
+      assert.equal(shown[shown.length - 1], 'Tvheadend · HTSP 44', `${id} showed: ${shown.join(', ')}`);
     }
     assert.equal(sim.sim.connectionCount, 1, 'one TCP connection for two users');
   });
@@ -177,9 +202,9 @@ describe('tvheadend-server with the simulator', () => {
     const shown: string[] = [];
     events('c1').on('call:status', (c: { args: [{ text?: string }] }) => shown.push(c.args[0].text ?? ''));
     sim.sim.dropConnections();
-    await waitFor(() => shown.some((t) => /^disconnected, retry \d\d:\d\d:\d\d$/.test(t)), 'retry status');
+    await waitFor(() => shown.some((t) => /^down, retry \d\d:\d\d:\d\d$/.test(t)), 'retry status');
     await waitFor(() => server().session.state === 'ready', 'ready again', 8000);
-    await waitFor(() => /^connected: /.test(shown[shown.length - 1] ?? ''), 'connected status');
+    await waitFor(() => shown[shown.length - 1] === 'Tvheadend · HTSP 44', 'connected status');
     const WARN = 30; // Node-RED's log level number for warnings
     const warnings = helper.log().args.filter((a: unknown[]) => {
       const entry = a[0] as { level?: number; id?: string };
@@ -330,7 +355,7 @@ describe('admin routes', () => {
     assert.ok(Array.isArray(dvr.body) && dvr.body.length >= 1);
     const status = await helper.request().get('/tvheadend/s1/status').set(READ).expect(200);
     assert.equal(status.body.state, 'ready');
-    assert.match(status.body.text, /^connected: /);
+    assert.match(status.body.text, /^connected to Tvheadend \(HTSP v\d+\)$/);
   });
 
   it('test-connection answers in words and leaves no socket open', async () => {

@@ -8,10 +8,9 @@ import serverModule = require('../../src/nodes/server/tvheadend-server');
 import subscriptionModule = require('../../src/nodes/subscription/tvheadend-subscription');
 import { parseCommand, parseSubscriptionSettings } from '../../src/nodes/subscription/commands';
 import { NodeError } from '../../src/nodes/shared/errors';
-import type { TvheadendServerNode } from '../../src/nodes/shared/types';
-import { helper, startSim, serverNode, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
+import { helper, startSim, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
 
-const TAB: FlowNode = { id: 'f1', type: 'tab', label: 'subscription' };
+const TAB: FlowNode = tab('subscription');
 const NODES = [serverModule, subscriptionModule];
 const LIFECYCLE = new Set(['start', 'status', 'grace', 'stop', 'signal', 'queue', 'descrambling', 'timeshift', 'skip', 'speed']);
 
@@ -56,17 +55,8 @@ function flow(port: number, nodes: FlowNode[]): FlowNode[] {
     serverNode('s1', port, { pingInterval: 0 }),
     ...wired,
     ...extra,
-    { id: 'k1', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
+    ...catchAll(),
   ];
-}
-
-function server(): TvheadendServerNode {
-  return helper.getNode('s1') as unknown as TvheadendServerNode;
-}
-
-async function ready(ms = 10_000): Promise<void> {
-  await waitFor(() => server().session.state === 'ready', 'the session to be ready', ms);
 }
 
 const topics = (msgs: Msg[], topic: string): Msg[] => msgs.filter((m) => m.topic === topic);

@@ -5,9 +5,8 @@
  */
 import type { AutorecEntry, ChangeEvent, Channel, DvrEntry, EpgEvent, HtspMethodName, HtspRequest, HtspSession } from '../../htsp';
 import { HtspError } from '../../htsp';
-import { NodeError, badInput } from '../shared';
-import { channelRef, describe, isPlainObject, parseTime } from '../epg/common';
-import { resolveChannel, searchPattern } from '../epg/query';
+import { NodeError, badInput, channelRef, describe, isPlainObject, parseTime, resolveChannel } from '../shared';
+import { searchPattern } from '../epg/query';
 import type { EpgSource } from '../epg/source';
 import { DVR_STATUSES, dvrStatus, friendlyAutorec, friendlyDvrEntry, type DvrStatus, type FriendlyAutorec, type FriendlyDvrEntry } from './format';
 import { ChangeWatch } from './watch';

@@ -5,8 +5,7 @@
  */
 import type { Channel, EpgEvent, EpgSearch, HtspSession } from '../../htsp';
 import { GENRES, channelNumberText, friendlyEvent, parseGenre, type FriendlyEvent } from '../../htsp/epg-format';
-import { NodeError, badInput } from '../shared';
-import { describe, parseCount, parseTime } from './common';
+import { NodeError, badInput, describe, parseCount, parseTime, resolveChannel } from '../shared';
 import type { EpgSource } from './source';
 
 export const OPERATIONS = ['nownext', 'schedule', 'search'] as const;
@@ -66,15 +65,6 @@ export function searchPattern(value: unknown, regex: boolean, field: string): st
   } catch (err) {
     throw badInput(`${field} is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
   }
-}
-
-/** Finds a channel or explains that there is none; an unknown channel is the flow's mistake. */
-export function resolveChannel(session: HtspSession, ref: number | string): Channel {
-  const ch = session.findChannel(ref);
-  if (!ch) {
-    throw badInput(`unknown channel ${typeof ref === 'string' ? `"${ref}"` : ref}: no channel has this name, number or id`);
-  }
-  return ch;
 }
 
 /** Channel order as in a TV's list: by number (major, minor), channels without a number last, then by name. */

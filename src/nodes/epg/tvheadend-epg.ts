@@ -2,9 +2,8 @@
  * `tvheadend-epg`: answers EPG questions — now/next, a channel's schedule, searches — from the
  * server node's live cache, or by asking the server when the server node does not sync the EPG.
  */
-import { NodeError, badInput, linkServer, onInput, requireLink } from '../shared';
+import { NodeError, badInput, evaluateProperty, linkServer, onInput, payloadParams, readyTimeoutMs, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI } from '../shared';
-import { evaluateProperty, payloadParams, readyTimeoutMs, whenReady } from './common';
 import { answer, buildRequest } from './query';
 import { EPG_TYPE, epgSettings, type EpgNodeDef } from './settings';
 import { epgSource } from './source';
@@ -20,7 +19,7 @@ export = function register(RED: NodeAPI): void {
     const queryType = def.queryType || 'str';
 
     const link = linkServer(RED, node, def.server);
-    if (link && problem) node.status({ fill: 'red', shape: 'ring', text: 'invalid genre' });
+    if (link && problem) link.showError('invalid genre');
 
     onInput(
       node,

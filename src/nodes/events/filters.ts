@@ -111,7 +111,7 @@ export function compileTitle(raw: unknown): RegExp | undefined {
   try {
     return new RegExp(raw.trim(), 'i');
   } catch (err) {
-    throw new SettingsError(`the title pattern is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`, 'invalid title pattern');
+    throw new SettingsError(`the title pattern is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`, 'bad title pattern');
   }
 }
 
@@ -126,7 +126,7 @@ export function reminderLeads(raw: unknown): number[] {
   for (const p of parts) {
     const n = Number(p);
     if (!Number.isFinite(n) || n < 0 || n > 10080) {
-      throw new SettingsError(`reminder minutes must be numbers from 0 to 10080 (a week), got "${p}"`, 'invalid reminder minutes');
+      throw new SettingsError(`reminder minutes must be numbers from 0 to 10080 (a week), got "${p}"`, 'bad reminder minutes');
     }
     if (!out.includes(n)) out.push(n);
   }

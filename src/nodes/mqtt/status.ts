@@ -2,6 +2,12 @@
 import type { BridgeStatus } from '../../mqtt';
 import type { NodeStatus } from '../shared/types';
 
+const MAX_TEXT = 20;
+
+function shorten(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+}
+
 /** Texts stay short: the canvas has room for about 20 characters. */
 export function mqttNodeStatus(bridge: BridgeStatus, session: NodeStatus): NodeStatus {
   switch (bridge.broker) {
@@ -16,7 +22,7 @@ export function mqttNodeStatus(bridge: BridgeStatus, session: NodeStatus): NodeS
       return { fill: 'grey', shape: 'ring', text: 'stopped' };
     case 'connected':
       if (bridge.session === 'ready') return { fill: 'green', shape: 'dot', text: 'online' };
-      return { fill: 'yellow', shape: 'dot', text: `offline: ${session.text ?? bridge.session}`.slice(0, 32) };
+      return { fill: 'yellow', shape: 'dot', text: shorten(`offline: ${session.text ?? bridge.session}`) };
     default:
       return {};
   }

@@ -8,15 +8,18 @@ import { join } from 'node:path';
 import { MqttBridge } from '../../mqtt';
 import type { BrokerTls, Origin } from '../../mqtt';
 import { redact } from '../shared/errors';
+import { linkServer } from '../shared/link';
 import { NO_SERVER_STATUS } from '../shared/status';
 import { isServerNode } from '../shared/types';
-import type { Node, NodeAPI, NodeDef, NodeStatus, StatusUser } from '../shared/types';
+import type { Node, NodeAPI, NodeDef } from '../shared/types';
 import { channelSelection, effectiveBaseTopic, migrateMqttConfig, MQTT_TYPE } from './config';
 import type { MqttCredentials } from './config';
 import { mqttNodeStatus } from './status';
 
 /** Node-RED waits 15 s for all nodes; the bridge needs a moment to say `offline`. */
 const CLOSE_TIMEOUT_MS = 3000;
+/** The bridge's own stop is bounded by CLOSE_TIMEOUT_MS; this only guards against a stuck promise. */
+const CLOSE_GUARD_MS = CLOSE_TIMEOUT_MS + 500;
 
 type MqttNodeDef = NodeDef & Record<string, unknown>;
 
@@ -118,28 +121,19 @@ export = function register(RED: NodeAPI): void {
       return;
     }
 
-    let sessionStatus: NodeStatus = {};
-    const show = (): void => node.status(mqttNodeStatus(bridge.status, sessionStatus));
-    const user: StatusUser = {
-      id: node.id,
-      status(status: NodeStatus) {
-        sessionStatus = status;
-        show();
+    const link = linkServer(RED, node, serverId, {
+      statusFor: (sessionStatus) => mqttNodeStatus(bridge.status, sessionStatus),
+      // The bridge publishes `offline` through the broker before the session may stop.
+      beforeClose: () => {
+        bridge.off('status', refresh);
+        return bridge.stop(CLOSE_TIMEOUT_MS).catch(() => undefined);
       },
-    };
-    bridge.on('status', show);
-    server.register(user);
-    bridge.start();
-    show();
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      bridge.off('status', show);
-      bridge
-        .stop(CLOSE_TIMEOUT_MS)
-        .catch(() => undefined)
-        .then(() => server.deregister(user, removed))
-        .then(done, done);
+      beforeCloseMs: CLOSE_GUARD_MS,
     });
+    const refresh = (): void => link?.refresh();
+    bridge.on('status', refresh);
+    bridge.start();
+    refresh();
   }
 
   RED.nodes.registerType(MQTT_TYPE, TvheadendMqtt, {

@@ -3,9 +3,10 @@
  * button. Registered once per admin app (see `registered`), parameterised by the config node id.
  */
 import type { Request, Response } from 'express';
-import { HtspConnection, HtspError } from '../../htsp';
+import { HtspConnection, HtspError, toPlain } from '../../htsp';
 import type { HtsmsgMap, HtsmsgValue } from '../../htsp';
-import { sessionNodeStatus } from '../shared/status';
+import { redact } from '../shared/errors';
+import { sessionStateText } from '../shared/status';
 import { settleWithin } from '../shared/timing';
 import { isServerNode, SERVER_TYPE } from '../shared/types';
 import type { NodeAPI, TvheadendServerNode } from '../shared/types';
@@ -28,9 +29,14 @@ interface JsonError {
   message: string;
 }
 
+/** Every answer goes out here: protocol values JSON cannot carry (bigint, UUID) are made plain. */
+function answer(res: Response, body: object, status = 200): void {
+  res.status(status).json(toPlain(body));
+}
+
 function fail(res: Response, status: number, error: string, message: string): void {
   const body: JsonError = { error, message };
-  res.status(status).json(body);
+  answer(res, body, status);
 }
 
 type Lookup = { ok: true; node: TvheadendServerNode } | { ok: false };
@@ -55,7 +61,7 @@ function lookup(RED: NodeAPI, req: Request, res: Response): Lookup {
 
 function requireReady(node: TvheadendServerNode, res: Response): boolean {
   if (node.session.state === 'ready') return true;
-  const text = node.currentStatus.text ?? node.session.state;
+  const text = sessionStateText(node.session.status);
   fail(res, 503, 'not-connected', `not connected to Tvheadend (${text}); the server node connects when a deployed node uses it`);
   return false;
 }
@@ -190,14 +196,14 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     const { session } = found.node;
     const status = session.status;
     const info = session.serverInfo;
-    res.json({
+    answer(res, {
       state: status.state,
       since: status.since,
       attempt: status.attempt,
       ...(status.nextRetryAt !== undefined ? { nextRetryAt: status.nextRetryAt } : {}),
-      ...(status.error ? { error: { code: status.error.code, message: status.error.message } } : {}),
+      ...(status.error ? { error: { code: status.error.code, message: redact(status.error.message, found.node.secrets()) } } : {}),
       ...(status.sync ? { sync: status.sync } : {}),
-      text: sessionNodeStatus(status, { serverName: info?.serverName, htspVersion: info?.htspVersion }).text,
+      text: sessionStateText(status, { serverName: info?.serverName, htspVersion: info?.htspVersion }),
       ...(info
         ? {
             server: {
@@ -223,14 +229,14 @@ export function registerAdminRoutes(RED: NodeAPI): void {
         name: c.channelName,
       }))
       .sort((a, b) => Number(a.number || Infinity) - Number(b.number || Infinity) || a.name.localeCompare(b.name));
-    res.json(list);
+    answer(res, list);
   });
 
   app.get('/tvheadend/:configId/profiles', read, (req: Request, res: Response) => {
     const found = lookup(RED, req, res);
     if (!found.ok || !requireReady(found.node, res)) return;
     found.node.session.callRaw('getProfiles').then(
-      (reply) => res.json(listOf(reply, 'profiles')),
+      (reply) => answer(res, listOf(reply, 'profiles')),
       (err: unknown) => answerError(res, err),
     );
   });
@@ -239,7 +245,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     const found = lookup(RED, req, res);
     if (!found.ok || !requireReady(found.node, res)) return;
     found.node.session.callRaw('getDvrConfigs').then(
-      (reply) => res.json(listOf(reply, 'dvrconfigs')),
+      (reply) => answer(res, listOf(reply, 'dvrconfigs')),
       (err: unknown) => answerError(res, err),
     );
   });
@@ -250,7 +256,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     const body = req.body as Record<string, unknown>;
     const clientName = typeof body.clientName === 'string' && body.clientName.trim() ? body.clientName.trim() : SERVER_DEFAULTS.clientName;
     testConnection(parsed, clientName).then(
-      (result) => res.json(result),
+      (result) => answer(res, result),
       (err: unknown) => answerError(res, err),
     );
   });

@@ -45,10 +45,7 @@ export = function register(RED: NodeAPI): void {
     let previous: SessionStatus['state'] = session.status.state;
 
     const statusNow = (): NodeStatus =>
-      sessionNodeStatus(session.status, {
-        serverName: session.serverInfo?.serverName,
-        htspVersion: session.serverInfo?.htspVersion,
-      });
+      sessionNodeStatus(session.status, { serverName: session.serverInfo?.serverName, htspVersion: session.serverInfo?.htspVersion });
     let current = statusNow();
 
     const onState = (status: SessionStatus): void => {

@@ -4,10 +4,11 @@
  * A handler returns (or resolves) when the message is handled and throws (or rejects) when it
  * cannot be. The wrapper turns a failure into a red ring with a short text and `done(err)` with
  * a `NodeError`, so that Catch nodes fire with `msg.error.code`; a success calls `done()`, which
- * Complete nodes rely on.
+ * Complete nodes rely on. The handler's `send` makes protocol values JSON-safe (see `output.ts`).
  */
 import { ERROR_STATUS_TEXT, toNodeError } from './errors';
 import type { ServerLink } from './link';
+import { plainSend } from './output';
 import type { DoneFunction, Node, NodeMessageInFlow, SendFunction } from './types';
 
 export type InputHandler = (msg: NodeMessageInFlow, send: SendFunction) => void | Promise<void>;
@@ -19,7 +20,8 @@ export interface InputOptions {
 
 export function onInput(node: Node, handler: InputHandler, opts: InputOptions = {}): void {
   const { link } = opts;
-  node.on('input', (msg: NodeMessageInFlow, send: SendFunction, done: DoneFunction) => {
+  node.on('input', (msg: NodeMessageInFlow, nodeSend: SendFunction, done: DoneFunction) => {
+    const send = plainSend(nodeSend);
     const fail = (thrown: unknown): void => {
       const err = toNodeError(thrown, link ? link.secrets() : []);
       const text = ERROR_STATUS_TEXT[err.code];

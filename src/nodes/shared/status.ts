@@ -1,12 +1,13 @@
 /**
  * Maps the protocol session's state to the small coloured status under a node.
  *
- * Texts stay short because the editor draws them on the canvas. They are plain English: the
- * editor looks status texts up in the node's catalog and falls back to the text itself.
+ * Texts stay within about 20 characters because the editor draws them on the canvas; the
+ * server dialog, which has room, shows the longer `sessionStateText`. They are plain English:
+ * the editor looks status texts up in the node's catalog and falls back to the text itself.
  */
 import type { NodeStatus, SessionStatus } from './types';
 
-/** What the `ready` text shows about the server; taken from `session.serverInfo`. */
+/** What the long `ready` text says about the server; taken from `session.serverInfo`. */
 export interface StatusServerInfo {
   serverName?: string;
   htspVersion?: number;
@@ -27,6 +28,16 @@ function syncText(sync: SessionStatus['sync']): string {
   return 'syncing';
 }
 
+/**
+ * "Tvheadend · HTSP 44": which server and protocol, in little room (a long server name is cut).
+ * Without server information it is just "connected".
+ */
+function readyText(info: StatusServerInfo): string {
+  if (!info.serverName) return 'connected';
+  const name = info.serverName.length > 10 ? `${info.serverName.slice(0, 9)}…` : info.serverName;
+  return info.htspVersion ? `${name} · HTSP ${info.htspVersion}` : name;
+}
+
 /** The Node-RED status for a session status. Pure: the same input gives the same output. */
 export function sessionNodeStatus(status: SessionStatus, info: StatusServerInfo = {}): NodeStatus {
   switch (status.state) {
@@ -34,26 +45,43 @@ export function sessionNodeStatus(status: SessionStatus, info: StatusServerInfo 
       return {
         fill: 'yellow',
         shape: 'ring',
-        text: status.attempt > 1 ? `connecting (attempt ${status.attempt})` : 'connecting',
+        text: status.attempt > 1 ? `connecting (try ${status.attempt})` : 'connecting',
       };
     case 'authenticating':
       return { fill: 'yellow', shape: 'ring', text: 'authenticating' };
     case 'syncing':
       return { fill: 'yellow', shape: 'dot', text: syncText(status.sync) };
-    case 'ready': {
-      const name = info.serverName ? `connected: ${info.serverName}` : 'connected';
-      return { fill: 'green', shape: 'dot', text: info.htspVersion ? `${name} (HTSP v${info.htspVersion})` : name };
-    }
+    case 'ready':
+      return { fill: 'green', shape: 'dot', text: readyText(info) };
     case 'auth-failed':
       return { fill: 'red', shape: 'ring', text: 'auth failed' };
     case 'disconnected':
       if (status.nextRetryAt !== undefined) {
-        return { fill: 'red', shape: 'ring', text: `disconnected, retry ${clockTime(status.nextRetryAt)}` };
+        return { fill: 'red', shape: 'ring', text: `down, retry ${clockTime(status.nextRetryAt)}` };
       }
-      if (status.error) return { fill: 'red', shape: 'ring', text: `disconnected: ${status.error.code}` };
+      if (status.error && status.error.code !== 'disconnected') return { fill: 'red', shape: 'ring', text: `down: ${status.error.code}` };
+      if (status.error) return { fill: 'red', shape: 'ring', text: 'disconnected' };
       return { fill: 'grey', shape: 'ring', text: 'disconnected' };
     default:
       return assertNever(status.state);
+  }
+}
+
+/** The session's state in a sentence, for the server dialog and the status route. */
+export function sessionStateText(status: SessionStatus, info: StatusServerInfo = {}): string {
+  switch (status.state) {
+    case 'ready': {
+      const name = info.serverName ? `connected to ${info.serverName}` : 'connected';
+      return info.htspVersion ? `${name} (HTSP v${info.htspVersion})` : name;
+    }
+    case 'connecting':
+      return status.attempt > 1 ? `connecting (attempt ${status.attempt})` : 'connecting';
+    case 'disconnected': {
+      const why = status.error ? `: ${status.error.code}` : '';
+      return status.nextRetryAt !== undefined ? `disconnected${why}, next try at ${clockTime(status.nextRetryAt)}` : `disconnected${why}`;
+    }
+    default:
+      return sessionNodeStatus(status).text ?? status.state;
   }
 }
 

@@ -5,6 +5,7 @@
 import type { SubscribeOptions } from '../../htsp';
 import { badInput } from '../shared/errors';
 import type { NodeDef } from '../shared/types';
+import { describe, isPlainObject } from '../shared/values';
 
 export const SUBSCRIPTION_TYPE = 'tvheadend-subscription';
 
@@ -72,19 +73,6 @@ export type Command =
   | { action: 'subscribe'; channel: number | string; options: SubscribeOptions }
   | { action: 'unsubscribe' };
 
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'nothing';
-  if (Array.isArray(v)) return 'an array';
-  if (Buffer.isBuffer(v)) return 'a buffer';
-  if (typeof v === 'string') return `"${v.slice(0, 40)}"`;
-  return `a ${typeof v}`;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
-
 const ACTION_HINT = 'msg.payload must be "subscribe", "unsubscribe" or {action: "subscribe"|"unsubscribe", channel, profile, weight, timeshiftPeriod}';
 
 function channelOf(v: unknown, fallback: string): number | string {
@@ -97,13 +85,13 @@ function channelOf(v: unknown, fallback: string): number | string {
     return v;
   }
   if (typeof v === 'string' && v.trim() !== '') return v.trim();
-  throw badInput(`msg.payload.channel must be a channel id, name or number, got ${kindOf(v)}`);
+  throw badInput(`msg.payload.channel must be a channel id, name or number, got ${describe(v)}`);
 }
 
 function nonNegative(field: string, v: unknown, max: number): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const n = num(v);
-  if (n === undefined || n < 0 || n > max) throw badInput(`msg.payload.${field} must be a number from 0 to ${max}, got ${kindOf(v)}`);
+  if (n === undefined || n < 0 || n > max) throw badInput(`msg.payload.${field} must be a number from 0 to ${max}, got ${describe(v)}`);
   return Math.round(n);
 }
 
@@ -116,17 +104,17 @@ export function parseCommand(payload: unknown, defaults: { channel: string; opti
     const action = payload.trim().toLowerCase();
     if (action === 'subscribe') return { action, channel: channelOf(undefined, defaults.channel), options: { ...defaults.options } };
     if (action === 'unsubscribe') return { action };
-    throw badInput(`${ACTION_HINT}; got ${kindOf(payload)}`);
+    throw badInput(`${ACTION_HINT}; got ${describe(payload)}`);
   }
-  if (!isPlainObject(payload)) throw badInput(`${ACTION_HINT}; got ${kindOf(payload)}`);
+  if (!isPlainObject(payload)) throw badInput(`${ACTION_HINT}; got ${describe(payload)}`);
   const action = typeof payload.action === 'string' ? payload.action.trim().toLowerCase() : payload.action;
   if (action === undefined) throw badInput(`msg.payload.action is missing: use "subscribe" or "unsubscribe"`);
   if (action === 'unsubscribe') return { action };
-  if (action !== 'subscribe') throw badInput(`msg.payload.action must be "subscribe" or "unsubscribe", got ${kindOf(payload.action)}`);
+  if (action !== 'subscribe') throw badInput(`msg.payload.action must be "subscribe" or "unsubscribe", got ${describe(payload.action)}`);
 
   const options: SubscribeOptions = { ...defaults.options };
   if (payload.profile !== undefined && payload.profile !== null && payload.profile !== '') {
-    if (typeof payload.profile !== 'string') throw badInput(`msg.payload.profile must be a profile name, got ${kindOf(payload.profile)}`);
+    if (typeof payload.profile !== 'string') throw badInput(`msg.payload.profile must be a profile name, got ${describe(payload.profile)}`);
     options.profile = payload.profile.trim();
   }
   const weight = nonNegative('weight', payload.weight, 10000);

@@ -8,15 +8,14 @@
  * counts and drops packets without decoding them.
  */
 import type { HtspError, HtspSubscription, Packet, SubscribeOptions, SubscriptionStopInfo } from '../../htsp';
-import { badInput, ERROR_STATUS_TEXT, onInput, requireLink, toNodeError } from '../shared';
-import type { Node, NodeAPI, NodeMessage, NodeStatus } from '../shared';
+import { badInput, ERROR_STATUS_TEXT, linkServer, onInput, requireLink, sendPlain, toNodeError } from '../shared';
+import type { Node, NodeAPI, NodeMessage, NodeStatus, ServerLink } from '../shared';
 import { parseCommand, parseSubscriptionSettings, sameOptions, SUBSCRIPTION_TYPE, type SubscriptionNodeDef } from './commands';
-import { linkServerComposed, type ComposedLink } from './link';
 
 /** Close must not wait for an unanswered unsubscribe longer than this (Node-RED allows 15 s for all). */
 const UNSUBSCRIBE_WAIT_MS = 2000;
-/** Status texts are drawn on the canvas: keep them short. */
-const MAX_STATUS_TEXT = 32;
+/** Status texts are drawn on the canvas, which has room for about 20 characters. */
+const MAX_STATUS_TEXT = 20;
 
 interface Watching {
   sub: HtspSubscription;
@@ -60,20 +59,21 @@ export = function register(RED: NodeAPI): void {
     let watching: Watching | undefined;
     let closed = false;
     // Assigned once the config node is found; the status callbacks below may run before that.
-    let link: ComposedLink | undefined;
+    let link: ServerLink | undefined;
 
-    const compose = (sessionStatus: NodeStatus): NodeStatus => {
+    const statusFor = (sessionStatus: NodeStatus): NodeStatus => {
       const w = watching;
       if (!w || !link) return sessionStatus;
       const state = link.session.state;
       if (state === 'auth-failed') return sessionStatus;
       switch (w.sub.state) {
         case 'running':
-          if (w.problem) return { fill: 'yellow', shape: 'ring', text: short(`${w.label}: ${w.problem}`) };
+          // The server's problem text ("No free adapter") says more than the channel name.
+          if (w.problem) return { fill: 'yellow', shape: 'ring', text: short(w.problem) };
           return { fill: 'green', shape: 'dot', text: short(`watching ${w.label}`) };
         case 'pending':
           if (state === 'ready' || state === 'syncing') {
-            if (w.problem) return { fill: 'yellow', shape: 'ring', text: short(`${w.label}: ${w.problem}`) };
+            if (w.problem) return { fill: 'yellow', shape: 'ring', text: short(w.problem) };
             return { fill: 'yellow', shape: 'dot', text: short(`starting ${w.label}`) };
           }
           // Before the first start the session's own status ("connecting") says more.
@@ -85,23 +85,24 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    link = linkServerComposed(RED, node, def.server, {
-      compose,
-      beforeClose: async () => {
+    link = linkServer(RED, node, def.server, {
+      statusFor,
+      // Unsubscribe before leaving: the last user leaving may stop the session under it.
+      beforeClose: () => {
         closed = true;
         const w = watching;
         watching = undefined;
         if (!w) return;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          w.sub.unsubscribe().catch(() => undefined),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, UNSUBSCRIBE_WAIT_MS);
-          }),
-        ]);
-        if (timer) clearTimeout(timer);
-        w.sub.removeAllListeners();
+        return w.sub
+          .unsubscribe()
+          .catch(() => undefined)
+          .finally(() => {
+            w.sub.removeAllListeners();
+            // Late events of an unsubscribed subscription are dropped, but must not throw.
+            w.sub.on('error', () => undefined);
+          });
       },
+      beforeCloseMs: UNSUBSCRIBE_WAIT_MS,
     });
 
     const info = (w: Watching): Record<string, unknown> => {
@@ -112,7 +113,7 @@ export = function register(RED: NodeAPI): void {
     const sendLifecycle = (w: Watching, topic: string, payload: Record<string, unknown>): void => {
       if (closed) return;
       const msg: NodeMessage = { topic, payload, subscription: info(w) };
-      node.send(twoOutputs ? [msg, null] : msg);
+      sendPlain(node, twoOutputs ? [msg, null] : msg);
     };
 
     /** At most one message per kind and period: tuners report every second, for hours. */
@@ -136,7 +137,7 @@ export = function register(RED: NodeAPI): void {
         subscription: info(w),
       };
       if (p.frametype !== undefined && p.frametype !== 0) msg.frametype = FRAME_TYPES[p.frametype] ?? String.fromCharCode(p.frametype);
-      node.send([null, msg]);
+      sendPlain(node, [null, msg]);
     };
 
     const reportError = (w: Watching, err: HtspError): void => {
