@@ -17,12 +17,12 @@ import mqtt from 'mqtt';
 import type { IClientOptions, IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { ServerStatusPoller } from '../htsp/server-status';
 import type { ChangeEvent } from '../htsp/cache';
-import type { HtsmsgMap } from '../htsp/codec';
 import { withTimeout } from '../htsp/util';
+import { brokerProblem, type BrokerProblem } from './broker-errors';
 import { CommandRunner, normaliseAllowList, type CommandReply } from './commands';
 import { discoveryConfigs, discoveryProblems, type Origin } from './discovery';
 import type { Json } from './json';
-import { computeState, OwnSubscriptions, selectChannels, type DiskSpace, type SelectedChannel, type StatusView } from './state';
+import { computeState, selectChannels, subscriptionsShape, subscriptionsState, type DiskSpace, type SelectedChannel, type StatusView } from './state';
 import { STATE, topicProblem, Topics } from './topics';
 import type { BridgeSession, ChannelSelection, Logger } from './types';
 
@@ -100,6 +100,11 @@ export interface BridgeOptions {
   timing?: BridgeTiming;
 }
 
+/**
+ * `refused`: turned down for a reason the next attempt would meet again (see `problem`). Refused
+ * credentials are not tried again until the bridge is restarted; TLS failures only every
+ * minute, because a broker's certificate can be fixed on the broker's side.
+ */
 export type BrokerState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'refused' | 'stopped';
 
 export interface BridgeStatus {
@@ -108,6 +113,8 @@ export interface BridgeStatus {
   session: BridgeSession['state'];
   /** Text of the last broker problem, without secrets. */
   error?: string;
+  /** Why the broker state is `refused`. */
+  problem?: BrokerProblem;
   /** MQTT protocol version in use once connected. */
   protocolVersion?: number;
 }
@@ -121,9 +128,8 @@ export declare interface MqttBridge {
 const FAST_TOPICS: readonly string[] = [STATE.subscriptions, STATE.tuners];
 /** CONNACK codes meaning "that protocol version, no" (3.1.1 and 5). */
 const BAD_PROTOCOL = new Set([1, 132]);
-/** CONNACK codes meaning the credentials or the client are refused: retrying won't help. */
-const AUTH_REFUSED = new Set([2, 4, 5, 133, 134, 135, 138, 140]);
 const CONNACK_RETRY_MS = 15_000;
+const TLS_RETRY_MS = 60_000;
 
 const QOS1: IClientPublishOptions = { qos: 1, retain: true };
 
@@ -134,7 +140,6 @@ export class MqttBridge extends EventEmitter {
   private readonly log: Logger;
   private readonly secrets: () => string[];
   private readonly t: Required<BridgeTiming>;
-  private readonly own = new OwnSubscriptions();
   private readonly commands: CommandRunner;
   private readonly allowed: ReadonlySet<string>;
   private readonly ownPoller: ServerStatusPoller | undefined;
@@ -147,6 +152,7 @@ export class MqttBridge extends EventEmitter {
   private connected = false;
   private brokerState: BrokerState = 'idle';
   private lastError: string | undefined;
+  private problem: BrokerProblem | undefined;
   private connackRetry: NodeJS.Timeout | undefined;
 
   /** topic → payload as last sent on the current broker (retained). */
@@ -171,6 +177,8 @@ export class MqttBridge extends EventEmitter {
   private lastDiskAt = 0;
   private fastDue = true;
   private readonly fastSample = new Map<string, Json>();
+  /** Shape of the subscriptions as last sampled (see `subscriptionsShape`). */
+  private subsShape = '';
   private readySince = 0;
 
   constructor(opts: BridgeOptions) {
@@ -216,6 +224,7 @@ export class MqttBridge extends EventEmitter {
       broker: this.brokerState,
       session: this.session.state,
       ...(this.lastError ? { error: this.lastError } : {}),
+      ...(this.brokerState === 'refused' && this.problem ? { problem: this.problem } : {}),
       ...(this.connected ? { protocolVersion: this.protocolVersion } : {}),
     };
   }
@@ -226,7 +235,6 @@ export class MqttBridge extends EventEmitter {
     this.started = true;
     this.session.on('state', this.onSessionState);
     this.session.on('change', this.onChange);
-    this.session.on('message', this.onMessage);
     if (this.ownPoller) {
       this.ownPoller.on('change', this.onStatusChange);
       this.ownPoller.on('unavailable', this.onStatusChange);
@@ -238,6 +246,9 @@ export class MqttBridge extends EventEmitter {
       this.scheduleFlush();
     });
     this.every(this.t.progressIntervalMs, () => this.scheduleFlush());
+    // Subscriptions are made and ended by other nodes, some without any message from the server
+    // (a local unsubscribe): looking at them costs next to nothing, so look often.
+    this.every(Math.max(50, Math.min(1000, this.t.publishIntervalMs)), this.checkSubscriptions);
     this.every(this.t.diskIntervalMs, () => void this.refreshDisk());
     if (this.session.state === 'ready') this.onSessionState({ state: 'ready' });
     this.connect();
@@ -252,7 +263,6 @@ export class MqttBridge extends EventEmitter {
     this.stopped = true;
     this.session.off('state', this.onSessionState);
     this.session.off('change', this.onChange);
-    this.session.off('message', this.onMessage);
     if (this.ownPoller) {
       this.ownPoller.off('change', this.onStatusChange);
       this.ownPoller.off('unavailable', this.onStatusChange);
@@ -328,7 +338,8 @@ export class MqttBridge extends EventEmitter {
 
   private connect(): void {
     if (this.stopped) return;
-    this.setBroker('connecting');
+    // A retry after a TLS failure keeps showing that failure until it succeeds.
+    if (this.brokerState !== 'refused') this.setBroker('connecting');
     const client = mqtt.connect(this.opts.broker.url, this.clientOptions());
     this.client = client;
     client.on('connect', () => this.onConnect(client));
@@ -338,7 +349,8 @@ export class MqttBridge extends EventEmitter {
       if (this.connected) this.log('warn', `lost the connection to the MQTT broker ${this.where()}`);
       this.connected = false;
       this.readback = undefined;
-      if (this.brokerState !== 'refused') this.setBroker('disconnected');
+      // After a TLS failure the retries may fail differently (broker down): say so then.
+      if (this.brokerState !== 'refused' || !this.refusedForGood()) this.setBroker('disconnected');
     });
     client.on('error', (err: Error & { code?: number | string }) => this.onBrokerError(client, err));
   }
@@ -352,12 +364,21 @@ export class MqttBridge extends EventEmitter {
       this.replaceClient(client, 0);
       return;
     }
-    this.lastError = this.scrub(err.message);
-    if (code !== undefined && AUTH_REFUSED.has(code)) {
-      // Retrying with the same credentials only fills the broker's log (and may lock the account).
-      this.log('error', `the MQTT broker ${this.where()} refused the connection: ${this.lastError}; not retrying until redeployed`);
+    const known = brokerProblem(err, !!this.opts.broker.username);
+    this.lastError = this.scrub(known?.text ?? err.message);
+    if (known) {
+      const again = this.brokerState === 'refused' && this.problem === known.problem;
+      this.problem = known.problem;
+      if (known.problem === 'credentials' || known.problem === 'refused') {
+        this.log('error', `the MQTT broker ${this.where()} refused the connection: ${this.lastError}; not retrying until redeployed`);
+        this.setBroker('refused');
+        client.end(true);
+        return;
+      }
+      // One line per problem, not one per minute.
+      this.log(again ? 'debug' : 'error', `MQTT broker ${this.where()}: ${this.lastError}; trying again every ${TLS_RETRY_MS / 1000} s`);
       this.setBroker('refused');
-      client.end(true);
+      this.replaceClient(client, TLS_RETRY_MS);
       return;
     }
     if (code !== undefined) {
@@ -367,6 +388,10 @@ export class MqttBridge extends EventEmitter {
     }
     this.log('debug', `MQTT ${this.where()}: ${this.lastError}`);
     this.emitStatus();
+  }
+
+  private refusedForGood(): boolean {
+    return this.problem === 'credentials' || this.problem === 'refused';
   }
 
   private replaceClient(client: MqttClient, delayMs: number): void {
@@ -386,6 +411,7 @@ export class MqttBridge extends EventEmitter {
     if (this.client !== client) return;
     this.connected = true;
     this.lastError = undefined;
+    this.problem = undefined;
     this.setBroker('connected');
     this.log('info', `connected to the MQTT broker ${this.where()} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
     const subs: Record<string, { qos: 0 | 1 }> = { [this.topics.commandFilter]: { qos: 1 } };
@@ -469,7 +495,6 @@ export class MqttBridge extends EventEmitter {
       void this.refreshDisk(true);
     } else {
       this.readySince = 0;
-      this.own.clear();
     }
     this.emitStatus();
     this.scheduleFlush(0);
@@ -481,11 +506,10 @@ export class MqttBridge extends EventEmitter {
     this.scheduleFlush();
   };
 
-  private readonly onMessage = (msg: HtsmsgMap): void => {
-    if (this.own.handle(msg)) {
-      this.fastDue = true;
-      this.scheduleFlush();
-    }
+  private readonly checkSubscriptions = (): void => {
+    if (this.session.state !== 'ready' || !this.connected) return;
+    const now = subscriptionsShape(subscriptionsState(this.session));
+    if (now !== this.subsShape) this.scheduleFlush();
   };
 
   private readonly onStatusChange = (): void => {
@@ -562,17 +586,21 @@ export class MqttBridge extends EventEmitter {
     const state = computeState({
       session: this.session,
       topics: this.topics,
-      own: this.own,
       disk: this.disk,
       status: this.statusView,
       channels,
       progressAt: Math.floor(this.session.serverNow() / stepS) * stepS,
     });
-    // Signal and queue figures move every second: between samples the last sample stands.
+    // Signal and queue figures move every second: between samples the last sample stands. A
+    // subscription coming, going or changing state is news at once, though.
+    const subsTopic = this.topics.state(STATE.subscriptions);
+    const shape = subscriptionsShape(state.get(subsTopic));
+    const subsChanged = shape !== this.subsShape;
+    this.subsShape = shape;
     for (const name of FAST_TOPICS) {
       const topic = `${this.topics.base}/${name}`;
       const fresh = state.get(topic);
-      if (this.fastDue || !this.fastSample.has(topic)) {
+      if (this.fastDue || !this.fastSample.has(topic) || (topic === subsTopic && subsChanged)) {
         if (fresh === undefined) this.fastSample.delete(topic);
         else this.fastSample.set(topic, fresh);
       } else if (fresh !== undefined) {

@@ -8,4 +8,5 @@ export * from './json';
 export * from './state';
 export * from './discovery';
 export * from './commands';
+export * from './broker-errors';
 export * from './bridge';

@@ -1,18 +1,17 @@
 /**
- * The retained state the bridge publishes, derived from the session's cache, the bridge's own
- * subscriptions, the disk space and (for admins) the server-wide status.
+ * The retained state the bridge publishes, derived from the session's cache and subscriptions,
+ * the disk space and (for admins) the server-wide status.
  *
- * `StateModel.compute()` is a pure snapshot: topic → JSON. The bridge diffs snapshots and
+ * `computeState()` is a pure snapshot: topic → JSON. The bridge diffs snapshots and
  * publishes only what changed, so nothing here needs to remember what was sent. Values that
  * move continuously (signal, queue, progress) are rounded or sampled so that a snapshot taken a
  * second later is usually identical.
  */
-import type { HtsmsgMap } from '../htsp/codec';
 import type { Channel, DvrEntry, EpgEvent } from '../htsp/messages';
 import type { ServerStatusSnapshot, ServerStatusSummary } from '../htsp/server-status';
 import type { Json } from './json';
 import { slug, STATE, type Topics } from './topics';
-import type { BridgeSession, ChannelSelection } from './types';
+import type { BridgeSession, BridgeSubscription, ChannelSelection } from './types';
 
 export interface DiskSpace {
   free: number;
@@ -27,115 +26,108 @@ export interface StatusView {
   summary(): ServerStatusSummary;
 }
 
-// ------------------------------------------------------------------ own subscriptions
+// ------------------------------------------------------------------ subscriptions
 
-interface OwnSub {
-  id: number;
-  service?: string;
-  provider?: string;
-  mux?: string;
-  network?: string;
-  adapter?: string;
-  /** undefined = OK (packets flowing). */
-  status?: string;
-  signal?: { status: string; snr?: number; snrDb?: number; strength?: number; strengthDbm?: number; ber?: number; unc?: number };
-  queue?: { packets: number; bytes: number; delayMs: number; drops: number; errors: number };
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
 function num(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'bigint') return Number(v);
   return undefined;
 }
+/** Whole percent: finer steps would change the retained JSON every second. */
 function pct(raw: number | undefined): number | undefined {
   return raw === undefined ? undefined : Math.round((raw / 65535) * 100);
 }
+/** Thousandths (dB, dBm) to one decimal, for the same reason. */
 function milli(raw: number | undefined): number | undefined {
   return raw === undefined ? undefined : Math.round(raw / 100) / 10;
 }
 
-/**
- * The bridge's session's live subscriptions, followed through the async messages: signal and
- * queue figures arrive every second, which is why they are stored here and only read when a
- * snapshot is taken.
- */
-export class OwnSubscriptions {
-  private readonly subs = new Map<number, OwnSub>();
+function signalOf(sub: BridgeSubscription): { [key: string]: Json } | null {
+  const m = sub.lastSignal;
+  if (!m) return null;
+  const out: { [key: string]: Json } = { status: typeof m.feStatus === 'string' ? m.feStatus : '' };
+  const figures: Array<[string, number | undefined]> = [
+    ['snr', pct(num(m.feSNR))],
+    ['snrDb', milli(num(m.feAbsoluteSNR))],
+    ['strength', pct(num(m.feSignal))],
+    ['strengthDbm', milli(num(m.feAbsoluteSignal))],
+    ['ber', num(m.feBER)],
+    ['unc', num(m.feUNC)],
+  ];
+  for (const [k, v] of figures) if (v !== undefined) out[k] = v;
+  return out;
+}
 
-  /** Returns true when the set of subscriptions or their status text changed. */
-  handle(msg: HtsmsgMap): boolean {
-    const id = num(msg.subscriptionId);
-    if (id === undefined) return false;
-    switch (msg.method) {
-      case 'subscriptionStart': {
-        const si = msg.sourceinfo;
-        const info = si && typeof si === 'object' && !Array.isArray(si) && !Buffer.isBuffer(si) ? (si as HtsmsgMap) : {};
-        const sub: OwnSub = { id };
-        const fields = ['service', 'provider', 'mux', 'network', 'adapter'] as const;
-        for (const f of fields) {
-          const v = str(info[f]);
-          if (v !== undefined) sub[f] = v;
-        }
-        this.subs.set(id, sub);
-        return true;
-      }
-      case 'subscriptionStop':
-        return this.subs.delete(id);
-      case 'subscriptionStatus': {
-        const sub = this.subs.get(id);
-        if (!sub) return false;
-        const status = str(msg.status);
-        if (sub.status === status) return false;
-        if (status === undefined) delete sub.status;
-        else sub.status = status;
-        return true;
-      }
-      case 'signalStatus': {
-        const sub = this.subs.get(id);
-        if (!sub) return false;
-        const s: NonNullable<OwnSub['signal']> = { status: str(msg.feStatus) ?? '' };
-        const snr = pct(num(msg.feSNR));
-        const snrDb = milli(num(msg.feAbsoluteSNR));
-        const strength = pct(num(msg.feSignal));
-        const strengthDbm = milli(num(msg.feAbsoluteSignal));
-        if (snr !== undefined) s.snr = snr;
-        if (snrDb !== undefined) s.snrDb = snrDb;
-        if (strength !== undefined) s.strength = strength;
-        if (strengthDbm !== undefined) s.strengthDbm = strengthDbm;
-        const ber = num(msg.feBER);
-        const unc = num(msg.feUNC);
-        if (ber !== undefined) s.ber = ber;
-        if (unc !== undefined) s.unc = unc;
-        sub.signal = s;
-        return false;
-      }
-      case 'queueStatus': {
-        const sub = this.subs.get(id);
-        if (!sub) return false;
-        sub.queue = {
-          packets: num(msg.packets) ?? 0,
-          bytes: num(msg.bytes) ?? 0,
-          delayMs: Math.round((num(msg.delay) ?? 0) / 1000),
-          drops: (num(msg.Bdrops) ?? 0) + (num(msg.Pdrops) ?? 0) + (num(msg.Idrops) ?? 0),
-          errors: num(msg.errors) ?? 0,
-        };
-        return false;
-      }
-      default:
-        return false;
+function queueOf(sub: BridgeSubscription): { [key: string]: Json } | null {
+  const q = sub.lastQueue;
+  if (!q) return null;
+  const ticksPerMs = sub.options.ninetyKHz ? 90 : 1000;
+  return {
+    packets: num(q.packets) ?? 0,
+    bytes: num(q.bytes) ?? 0,
+    delayMs: Math.round((num(q.delay) ?? 0) / ticksPerMs),
+    drops: (num(q.Bdrops) ?? 0) + (num(q.Pdrops) ?? 0) + (num(q.Idrops) ?? 0),
+    errors: num(q.errors) ?? 0,
+  };
+}
+
+function text(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/**
+ * `<base>/subscriptions`: every subscription the session holds (the subscription nodes' and any
+ * other), in the order they were made. `signal` is the first tuner's quality in percent: the
+ * SNR where the tuner reports it as a share, else the strength.
+ */
+export function subscriptionsState(session: BridgeSession): { [key: string]: Json } {
+  const subs = session.subscriptions().filter((s) => s.state !== 'closed');
+  const list = subs.map((s) => {
+    const ch = s.channelId ? session.cache.channelsById.get(s.channelId) : undefined;
+    const src = s.sourceInfo ?? {};
+    const status = s.lastStatus;
+    return {
+      id: s.id || null,
+      channelId: s.channelId || null,
+      channel: ch?.channelName ?? null,
+      // What the node asked for: the only clue while a name or number is not resolved yet.
+      requested: s.channelRef,
+      state: s.state,
+      // No status text means packets flow; before the start there is nothing to judge.
+      status: text(status?.status) ?? (s.state === 'running' ? 'OK' : null),
+      error: text(status?.subscriptionError),
+      service: text(src.service),
+      provider: text(src.provider),
+      mux: text(src.mux),
+      network: text(src.network),
+      adapter: text(src.adapter),
+      streams: s.streams.map((st) => st.type),
+      signal: signalOf(s),
+      queue: queueOf(s),
+    };
+  });
+  let quality: number | null = null;
+  for (const s of list) {
+    const q = s.signal?.snr ?? s.signal?.strength;
+    if (typeof q === 'number') {
+      quality = q;
+      break;
     }
   }
+  return { count: list.length, running: subs.filter((s) => s.state === 'running').length, signal: quality, subscriptions: list };
+}
 
-  clear(): void {
-    this.subs.clear();
-  }
-
-  list(): OwnSub[] {
-    return [...this.subs.values()].sort((a, b) => a.id - b.id);
-  }
+/**
+ * What makes a subscriptions snapshot news at once rather than at the next figures sample: a
+ * subscription coming or going, or its state or status text changing.
+ */
+export function subscriptionsShape(value: Json | undefined): string {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return '';
+  const list = value.subscriptions;
+  if (!Array.isArray(list)) return '';
+  return JSON.stringify(
+    list.map((s) => (s && typeof s === 'object' && !Array.isArray(s) ? [s.id, s.channelId, s.channel, s.state, s.status, s.error, s.service] : null)),
+  );
 }
 
 // ------------------------------------------------------------------ DVR
@@ -248,7 +240,6 @@ function programme(ev: EpgEvent | undefined, at: number | undefined): Json {
 export interface StateInputs {
   session: BridgeSession;
   topics: Topics;
-  own: OwnSubscriptions;
   disk: DiskSpace | undefined;
   status: StatusView | undefined;
   channels: readonly SelectedChannel[];
@@ -279,23 +270,7 @@ export function computeState(inp: StateInputs): Map<string, Json> {
     });
   }
 
-  const subs = inp.own.list();
-  const first = subs.find((s) => s.signal && (s.signal.snr !== undefined || s.signal.strength !== undefined));
-  out.set(topics.state(STATE.subscriptions), {
-    count: subs.length,
-    signal: first?.signal ? (first.signal.snr ?? first.signal.strength ?? null) : null,
-    subscriptions: subs.map((s) => ({
-      id: s.id,
-      service: s.service ?? null,
-      provider: s.provider ?? null,
-      mux: s.mux ?? null,
-      network: s.network ?? null,
-      adapter: s.adapter ?? null,
-      status: s.status ?? 'OK',
-      signal: s.signal ? { ...s.signal } : null,
-      queue: s.queue ? { ...s.queue } : null,
-    })),
-  });
+  out.set(topics.state(STATE.subscriptions), subscriptionsState(session));
 
   const entries = session.cache.dvrEntries();
   const recording = entries.filter((e) => e.state === 'recording').sort((a, b) => a.start - b.start || a.id - b.id);

@@ -5,8 +5,36 @@
 import type { EventEmitter } from 'node:events';
 import type { HtsmsgMap } from '../htsp/codec';
 import type { MetadataCache } from '../htsp/cache';
-import type { AccessRights, Channel, EpgEvent, ServerInfo } from '../htsp/messages';
+import type {
+  AccessRights,
+  Channel,
+  EpgEvent,
+  QueueStatusMessage,
+  ServerInfo,
+  SignalStatusMessage,
+  SourceInfo,
+  Stream,
+  SubscriptionStatusMessage,
+} from '../htsp/messages';
 import type { SessionState } from '../htsp/session';
+import type { SubscriptionState } from '../htsp/subscription';
+
+/** What the bridge reads of a live subscription; `HtspSubscription` satisfies it. */
+export interface BridgeSubscription {
+  /** Server-side id; 0 while waiting to be (re-)made. */
+  readonly id: number;
+  /** 0 until a name or number has been resolved. */
+  readonly channelId: number;
+  readonly channelRef: number | string;
+  readonly state: SubscriptionState;
+  readonly streams: readonly Stream[];
+  readonly sourceInfo: SourceInfo | undefined;
+  readonly lastSignal: SignalStatusMessage | undefined;
+  readonly lastQueue: QueueStatusMessage | undefined;
+  readonly lastStatus: SubscriptionStatusMessage | undefined;
+  /** `ninetyKHz` changes the unit of the queue delay. */
+  readonly options: Readonly<{ ninetyKHz?: boolean }>;
+}
 
 /** `HtspSession` satisfies this (checked in the tests). */
 export interface BridgeSession extends EventEmitter {
@@ -19,6 +47,8 @@ export interface BridgeSession extends EventEmitter {
   nowNext(channelId: number, at?: number): { now?: EpgEvent; next?: EpgEvent };
   /** The server's clock, epoch seconds. */
   serverNow(): number;
+  /** Every subscription the session holds, whichever node made it. */
+  subscriptions(): readonly BridgeSubscription[];
 }
 
 /** Which channels get a now/next topic. */

@@ -236,6 +236,51 @@ for (const entry of brokerMatrix()) {
       assert.ok(tuners.inUse >= 1);
     });
 
+    test("shows the session's subscriptions with channel, signal and queue, and drops one at once", async () => {
+      const w = await watch();
+      bridge();
+      await waitFor('settled', () => settled(w));
+      const ch = sim.channels.find((c) => c.name === 'Sim One HD');
+      assert.ok(ch);
+      type Subs = {
+        count: number;
+        signal: number | null;
+        subscriptions: Array<{
+          channelId: number;
+          channel: string;
+          state: string;
+          status: string;
+          service: string;
+          signal: { status: string; snr: number } | null;
+          queue: { packets: number; drops: number } | null;
+        }>;
+      };
+      // Made by name, as a subscription node would; the bridge shows the channel the server runs.
+      const sub = session.subscribe('sim one hd');
+      const topic = `${base}/subscriptions`;
+      const seen = await waitFor('a running subscription with figures', () => {
+        const j = w.json<Subs>(topic);
+        const s0 = j?.subscriptions[0];
+        return j && s0?.state === 'running' && s0.signal && s0.queue ? j : undefined;
+      });
+      assert.equal(seen.count, 1);
+      const one = seen.subscriptions[0];
+      assert.equal(one.channelId, ch.id);
+      assert.equal(one.channel, 'Sim One HD');
+      assert.equal(one.status, 'OK');
+      assert.equal(one.service, 'Sim One HD');
+      assert.equal(one.signal?.status, 'GOOD');
+      assert.ok(typeof one.signal?.snr === 'number' && one.signal.snr > 0 && one.signal.snr <= 100);
+      assert.equal(seen.signal, one.signal?.snr, 'the quality HA shows');
+      const quality = w.json<{ value_template: string; state_topic: string }>(`${PREFIX}/sensor/${nodeIdOf(base)}/signal_quality/config`);
+      assert.equal(quality?.state_topic, '~/subscriptions');
+
+      // Ended here, without a word from the server (the timing is checked in units.test.ts).
+      await sub.unsubscribe();
+      await waitFor('no subscription', () => w.json<Subs>(topic)?.count === 0, 2000);
+      assert.equal(w.json<Subs>(topic)?.signal, null);
+    });
+
     test('runs allowed commands, refuses others, and answers with MQTT 5 correlation', async () => {
       const w = await watch();
       bridge();

@@ -1,5 +1,6 @@
 // Pure parts of the bridge: topic names, discovery validation, allow-list, command parsing,
-// state derivation (rounding that keeps the publish rate down), and broker credentials.
+// state derivation (rounding that keeps the publish rate down), broker credentials and which
+// broker errors are worth retrying.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -9,25 +10,49 @@ import {
   CommandRunner,
   DEFAULT_ALLOWED,
   MqttBridge,
-  OwnSubscriptions,
   Topics,
+  brokerProblem,
   computeState,
   defaultBaseTopic,
   discoveryConfigs,
   discoveryProblems,
   normaliseAllowList,
   slug,
+  subscriptionsShape,
+  subscriptionsState,
   toJson,
   topicProblem,
   type BridgeSession,
+  type BridgeSubscription,
 } from '../../src/mqtt';
 import { AedesBroker } from './brokers';
-import { waitFor } from './helpers';
+import { sleep, waitFor, Watcher } from './helpers';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '1.0.0', url: 'https://example.invalid' };
 
 /** A session double over a real cache, fed with HTSP messages. */
-function fakeSession(calls: Array<[string, HtsmsgMap | undefined]> = []): BridgeSession & { feed(msgs: HtsmsgMap[]): void; clock: number } {
+/** A subscription as the session shows it; the tests change its fields as the server would. */
+type FakeSub = { -readonly [K in keyof BridgeSubscription]: BridgeSubscription[K] };
+
+function fakeSub(over: Partial<FakeSub> = {}): FakeSub {
+  return {
+    id: 1,
+    channelId: 1,
+    channelRef: 1,
+    state: 'running',
+    streams: [],
+    sourceInfo: undefined,
+    lastSignal: undefined,
+    lastQueue: undefined,
+    lastStatus: undefined,
+    options: {},
+    ...over,
+  };
+}
+
+function fakeSession(
+  calls: Array<[string, HtsmsgMap | undefined]> = [],
+): BridgeSession & { feed(msgs: HtsmsgMap[]): void; clock: number; subs: FakeSub[] } {
   const clock = { now: 10_000 };
   const cache = new MetadataCache({ now: (): number => clock.now, keepEndedEventsSec: 0 });
   const s = Object.assign(new EventEmitter(), {
@@ -47,6 +72,10 @@ function fakeSession(calls: Array<[string, HtsmsgMap | undefined]> = []): Bridge
     findChannel: (ref: number | string) => cache.findChannel(ref),
     nowNext: (id: number, at?: number) => cache.nowNext(id, at),
     serverNow: (): number => clock.now,
+    subs: [] as FakeSub[],
+    subscriptions(): readonly BridgeSubscription[] {
+      return [...this.subs];
+    },
     feed(msgs: HtsmsgMap[]) {
       cache.beginResync();
       for (const m of msgs) cache.apply(m);
@@ -120,7 +149,6 @@ test('every config the bridge builds is valid, and entities follow their state t
   const state = computeState({
     session: s,
     topics,
-    own: new OwnSubscriptions(),
     disk: { free: 2 ** 31, used: 2 ** 30, total: 2 ** 32 },
     status: undefined,
     channels: [{ id: 1, name: 'Das Erste HD', key: 'das_erste_hd' }],
@@ -148,26 +176,166 @@ test('every config the bridge builds is valid, and entities follow their state t
   assert.equal(rec.title, 'Tagesschau');
 });
 
-test('fast-moving figures are rounded so that snapshots stay equal', () => {
-  const own = new OwnSubscriptions();
-  assert.equal(own.handle({ method: 'subscriptionStart', subscriptionId: 1, streams: [], sourceinfo: { service: 'News' } }), true);
-  own.handle({ method: 'signalStatus', subscriptionId: 1, feStatus: 'GOOD', feSNR: 50_000, feSignal: 40_000 });
-  own.handle({ method: 'queueStatus', subscriptionId: 1, packets: 3, bytes: 1000, delay: 20_000, Bdrops: 1, Pdrops: 0, Idrops: 0 });
-  const topics = new Topics('b', 'ha');
+test('subscriptions: channel id and name from the cache, source, signal, SNR and queue, rounded', () => {
   const s = fakeSession();
   s.feed(CHANNELS);
+  const sub = fakeSub({
+    id: 7,
+    channelId: 1,
+    channelRef: 'das erste hd',
+    streams: [
+      { index: 1, type: 'H264' },
+      { index: 2, type: 'AAC' },
+    ],
+    sourceInfo: { service: 'Das Erste HD', provider: 'ARD', mux: '570 MHz', network: 'DVB-T', adapter: 'Tuner #0' },
+    lastSignal: { method: 'signalStatus', subscriptionId: 7, feStatus: 'GOOD', feSNR: 50_000, feSignal: 40_000, feAbsoluteSNR: 23_456, feBER: 0, feUNC: 2 },
+    lastQueue: { method: 'queueStatus', subscriptionId: 7, packets: 3, bytes: 1000, delay: 20_000, Bdrops: 1, Pdrops: 2, Idrops: 0 },
+  });
+  s.subs.push(sub);
+  const topics = new Topics('b', 'ha');
   const snap = (): string =>
-    JSON.stringify(computeState({ session: s, topics, own, disk: undefined, status: undefined, channels: [], progressAt: 0 }).get('b/subscriptions'));
+    JSON.stringify(computeState({ session: s, topics, disk: undefined, status: undefined, channels: [], progressAt: 0 }).get('b/subscriptions'));
   const a = snap();
-  own.handle({ method: 'signalStatus', subscriptionId: 1, feStatus: 'GOOD', feSNR: 50_010, feSignal: 40_010 });
-  assert.equal(snap(), a, 'a change below one percent is no change');
-  const parsed = JSON.parse(a) as { count: number; signal: number; subscriptions: Array<{ queue: { delayMs: number; drops: number } }> };
+  const parsed = JSON.parse(a) as {
+    count: number;
+    running: number;
+    signal: number;
+    subscriptions: Array<Record<string, unknown> & { signal: Record<string, unknown>; queue: Record<string, number> }>;
+  };
   assert.equal(parsed.count, 1);
-  assert.equal(parsed.signal, 76);
-  assert.equal(parsed.subscriptions[0].queue.delayMs, 20);
-  assert.equal(parsed.subscriptions[0].queue.drops, 1);
-  assert.equal(own.handle({ method: 'subscriptionStop', subscriptionId: 1, status: 'OK' }), true);
-  assert.equal(own.list().length, 0);
+  assert.equal(parsed.running, 1);
+  assert.equal(parsed.signal, 76, 'the SNR share is the quality');
+  const one = parsed.subscriptions[0];
+  assert.equal(one.id, 7);
+  assert.equal(one.channelId, 1);
+  assert.equal(one.channel, 'Das Erste HD', 'the name from the cache, not what was asked for');
+  assert.equal(one.requested, 'das erste hd');
+  assert.equal(one.state, 'running');
+  assert.equal(one.status, 'OK');
+  assert.equal(one.service, 'Das Erste HD');
+  assert.equal(one.adapter, 'Tuner #0');
+  assert.deepEqual(one.streams, ['H264', 'AAC']);
+  assert.deepEqual(one.signal, { status: 'GOOD', snr: 76, snrDb: 23.5, strength: 61, ber: 0, unc: 2 });
+  assert.deepEqual(one.queue, { packets: 3, bytes: 1000, delayMs: 20, drops: 3, errors: 0 });
+
+  // Jitter below the rounding is no change, so nothing would be published.
+  sub.lastSignal = { method: 'signalStatus', subscriptionId: 7, feStatus: 'GOOD', feSNR: 50_010, feSignal: 40_010, feAbsoluteSNR: 23_470, feBER: 0, feUNC: 2 };
+  assert.equal(snap(), a, 'a change below one percent is no change');
+
+  // Figures change the snapshot but not its shape (they wait for the next sample); a status
+  // text or a subscription coming or going changes the shape (published at once).
+  const shapeOf = (): string => subscriptionsShape(subscriptionsState(s));
+  const shape = shapeOf();
+  sub.lastSignal = { method: 'signalStatus', subscriptionId: 7, feStatus: 'BAD', feSNR: 10_000 };
+  assert.notEqual(snap(), a);
+  assert.equal(shapeOf(), shape);
+  sub.lastStatus = { method: 'subscriptionStatus', subscriptionId: 7, status: 'No input detected', subscriptionError: 'noInput' };
+  assert.notEqual(shapeOf(), shape);
+  const withStatus = subscriptionsState(s).subscriptions as Array<Record<string, unknown>>;
+  assert.equal(withStatus[0].status, 'No input detected');
+  assert.equal(withStatus[0].error, 'noInput');
+
+  // Waiting for a tuner, or for a channel name to resolve after a reconnect: no id, no figures.
+  s.subs.push(fakeSub({ id: 0, channelId: 0, channelRef: 'Arte', state: 'pending', options: { ninetyKHz: true } }));
+  const two = subscriptionsState(s) as { count: number; running: number; subscriptions: Array<Record<string, unknown>> };
+  assert.equal(two.count, 2);
+  assert.equal(two.running, 1);
+  assert.deepEqual(two.subscriptions[1], {
+    id: null,
+    channelId: null,
+    channel: null,
+    requested: 'Arte',
+    state: 'pending',
+    status: null,
+    error: null,
+    service: null,
+    provider: null,
+    mux: null,
+    network: null,
+    adapter: null,
+    streams: [],
+    signal: null,
+    queue: null,
+  });
+  // 90 kHz subscriptions report the queue delay in ticks.
+  s.subs[1].lastQueue = { method: 'queueStatus', subscriptionId: 8, packets: 0, bytes: 0, delay: 9000, Bdrops: 0, Pdrops: 0, Idrops: 0 };
+  const ticks = subscriptionsState(s).subscriptions as Array<{ queue: { delayMs: number } }>;
+  assert.equal(ticks[1].queue.delayMs, 100);
+
+  // Closed ones are gone; IPTV (no signal) gives no quality.
+  s.subs.length = 0;
+  s.subs.push(fakeSub({ state: 'closed' }), fakeSub({ id: 9, channelId: 2 }));
+  const iptv = subscriptionsState(s) as { count: number; signal: number | null; subscriptions: Array<{ channel: string }> };
+  assert.equal(iptv.count, 1);
+  assert.equal(iptv.signal, null);
+  assert.equal(iptv.subscriptions[0].channel, 'News');
+});
+
+test('subscriptions on the broker: figures wait for the sample, a subscription coming, going or changing status does not', async () => {
+  const broker = new AedesBroker();
+  await broker.start();
+  const s = fakeSession();
+  s.feed(CHANNELS);
+  const signal = (snr: number): FakeSub['lastSignal'] => ({ method: 'signalStatus', subscriptionId: 1, feStatus: 'GOOD', feSNR: snr });
+  const sub = fakeSub({ lastSignal: signal(30_000) });
+  s.subs.push(sub);
+  const topic = 'rate/test/subscriptions';
+  const w = await Watcher.open(broker.url, [topic]);
+  // No sample falls inside the test: whatever is published comes from a change of shape.
+  const b = new MqttBridge({
+    session: s,
+    broker: { url: broker.url },
+    baseTopic: 'rate/test',
+    origin: ORIGIN,
+    serverStatus: false,
+    discovery: false,
+    timing: { publishIntervalMs: 50, statsIntervalMs: 60_000, readbackMs: 100 },
+  });
+  type Subs = { count: number; signal: number | null; subscriptions: Array<{ channel: string; status: string | null }> };
+  const sent = (): number => w.log.filter((m) => m.topic === topic).length;
+  try {
+    b.start();
+    await waitFor('first publish', () => w.json<Subs>(topic)?.signal === 46);
+    const before = sent();
+    for (let i = 1; i <= 20; i++) {
+      sub.lastSignal = signal(30_000 + i * 1000);
+      await sleep(50);
+    }
+    assert.equal(sent(), before, 'signal figures alone are not published between samples');
+
+    const quick = 500;
+    s.subs.push(fakeSub({ id: 2, channelId: 2, channelRef: 2 }));
+    await waitFor('a new subscription at once', () => w.json<Subs>(topic)?.count === 2, quick);
+    assert.equal(w.json<Subs>(topic)?.signal, 76, 'with the figures of that moment');
+    s.subs.splice(1, 1);
+    await waitFor('an ended subscription at once', () => w.json<Subs>(topic)?.count === 1, quick);
+    sub.lastStatus = { method: 'subscriptionStatus', subscriptionId: 1, status: 'No input detected' };
+    await waitFor('a status text at once', () => w.json<Subs>(topic)?.subscriptions[0].status === 'No input detected', quick);
+  } finally {
+    await b.stop(500);
+    await w.close();
+    await broker.stop();
+  }
+});
+
+test('broker errors: credentials and lasting refusals, TLS failures, and what is left to retry', () => {
+  const cred = brokerProblem({ message: 'Connection refused: Not authorized', code: 135 }, true);
+  assert.equal(cred?.problem, 'credentials');
+  assert.match(cred?.text ?? '', /user name or password/);
+  assert.match(brokerProblem({ message: 'Connection refused: Not authorized', code: 5 }, false)?.text ?? '', /wants a user name/);
+  assert.equal(brokerProblem({ message: 'x', code: 4 }, true)?.problem, 'credentials');
+  assert.equal(brokerProblem({ message: 'x', code: 138 }, true)?.problem, 'refused');
+  assert.equal(brokerProblem({ message: 'Server unavailable', code: 136 }, true), undefined, 'a busy broker is retried');
+  const ca = brokerProblem({ message: 'unable to verify the first certificate', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, false);
+  assert.equal(ca?.problem, 'tls-untrusted');
+  assert.match(ca?.text ?? '', /not trusted .*unable to verify the first certificate.*CA/);
+  assert.equal(brokerProblem({ message: 'x', code: 'SELF_SIGNED_CERT_IN_CHAIN' }, false)?.problem, 'tls-untrusted');
+  assert.equal(brokerProblem({ message: 'x', code: 'CERT_HAS_EXPIRED' }, false)?.problem, 'tls-expired');
+  assert.equal(brokerProblem({ message: 'x', code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, false)?.problem, 'tls-hostname');
+  assert.equal(brokerProblem({ message: 'x', code: 'ERR_SSL_WRONG_VERSION_NUMBER' }, false)?.problem, 'tls');
+  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', undefined]) {
+    assert.equal(brokerProblem({ message: 'x', code }, false), undefined, String(code));
+  }
 });
 
 test('the allow-list never admits session methods; commands parse and refuse cleanly', async () => {

@@ -1,12 +1,19 @@
 // The tvheadend-mqtt node in Node-RED: settings, status, credentials, and its lifecycle against
-// the simulator and a real (Aedes) broker that wants a user and password.
+// the simulator and a real (Aedes) broker that wants a user and password; with Node-RED's own
+// tls-config node against mosquitto over TLS.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NodeAPI } from 'node-red';
 import serverModule = require('../../src/nodes/server/tvheadend-server');
 import mqttModule = require('../../src/nodes/mqtt/tvheadend-mqtt');
 import { channelSelection, effectiveBaseTopic, migrateMqttConfig, MQTT_DEFAULTS } from '../../src/nodes/mqtt/config';
-import { discoveryProblems, DEFAULT_ALLOWED } from '../../src/mqtt';
-import { AedesBroker } from '../mqtt/brokers';
+import { mqttNodeStatus } from '../../src/nodes/mqtt/status';
+import { discoveryProblems, DEFAULT_ALLOWED, type BridgeStatus } from '../../src/mqtt';
+import { AedesBroker, findMosquitto, findOpenssl, loudWarning, makeTestPki, MosquittoBroker, type TestPki } from '../mqtt/brokers';
 import { retainedSnapshot, Watcher } from '../mqtt/helpers';
 import { helper, startSim, serverNode, credentials, waitFor, loggedText, statusesOf, exportedFlows, serialise, PASSWORD, type SimHandle, type FlowNode } from './helpers';
 
@@ -70,6 +77,25 @@ describe('tvheadend-mqtt settings', () => {
   it('uses tvheadend/<server name> when the base topic is empty', () => {
     assert.equal(effectiveBaseTopic(migrateMqttConfig({}), 'Living Room'), 'tvheadend/living_room');
     assert.equal(effectiveBaseTopic(migrateMqttConfig({ baseTopic: 'x/y' }), 'Living Room'), 'x/y');
+  });
+
+  it('says in the status why the broker refused, in at most 20 characters', () => {
+    const refused = (problem?: BridgeStatus['problem']): string | undefined =>
+      mqttNodeStatus({ broker: 'refused', session: 'ready', ...(problem ? { problem } : {}) }, {}).text;
+    const texts = {
+      credentials: 'broker auth failed',
+      refused: 'broker refused',
+      'tls-untrusted': 'TLS: cert untrusted',
+      'tls-expired': 'TLS: cert expired',
+      'tls-hostname': 'TLS: wrong host name',
+      tls: 'TLS failed',
+    } as const;
+    for (const [problem, text] of Object.entries(texts)) {
+      assert.equal(refused(problem as keyof typeof texts), text);
+      assert.ok(text.length <= 20, text);
+    }
+    assert.equal(refused(), 'broker refused');
+    assert.equal(mqttNodeStatus({ broker: 'disconnected', session: 'ready' }, {}).text, 'broker offline');
   });
 });
 
@@ -140,8 +166,9 @@ describe('tvheadend-mqtt node', () => {
   it('shows a refused broker and does not retry with a wrong password', async () => {
     await helper.load(nodes, [TAB, serverNode('s1', sim.port), mqttNode('m1', broker.url, { baseTopic: 'refused/test' })], creds('m1', 'wrong-password'));
     const statuses = statusesOf('m1');
-    await waitFor(() => statuses.some((s) => s.text === 'broker refused'), 'refused status');
+    await waitFor(() => statuses.some((s) => s.text === 'broker auth failed'), 'refused status');
     assert.ok(!loggedText().includes('wrong-password'));
+    assert.match(loggedText(), /refused the user name or password.*not retrying until redeployed/);
   });
 
   it('shows "no server configured" without a server', async () => {
@@ -157,5 +184,114 @@ describe('tvheadend-mqtt node', () => {
     const node = helper.getNode('m1');
     const history = (node.status as unknown as { args?: Array<Array<{ text?: string }>> }).args ?? [];
     assert.ok(history.some((a) => a[0]?.text === 'invalid settings'));
+  });
+});
+
+// Node-RED's own tls-config node, from the Node-RED under test (4.1 or 5).
+const redPath = process.env.NODE_RED_PATH ?? require.resolve('node-red');
+const tlsModule = createRequire(redPath)('@node-red/nodes/core/network/05-tls.js') as (RED: NodeAPI) => void;
+const mosquittoBin = findMosquitto();
+const opensslBin = findOpenssl();
+const tlsMissing = [!mosquittoBin && 'mosquitto', !opensslBin && 'openssl'].filter((m): m is string => typeof m === 'string');
+const onCi = process.env.CI === 'true';
+if (tlsMissing.length && !onCi) {
+  loudWarning([`WARNING: ${tlsMissing.join(' and ')} not installed: the tvheadend-mqtt TLS node tests are SKIPPED.`, 'CI fails without them.']);
+}
+
+describe('tvheadend-mqtt node with a tls-config node (mosquitto)', { skip: tlsMissing.length > 0 && !onCi && `${tlsMissing.join(' and ')} not installed` }, () => {
+  let dir = '';
+  let pki: TestPki;
+  let broker: MosquittoBroker;
+  let sim: SimHandle;
+  const watchers: Watcher[] = [];
+
+  before(async () => {
+    if (!mosquittoBin || !opensslBin) throw new Error(`${tlsMissing.join(' and ')} not installed, and CI=true requires them`);
+    dir = mkdtempSync(join(tmpdir(), 'tvh-node-tls-'));
+    pki = makeTestPki(opensslBin, dir);
+    broker = new MosquittoBroker(mosquittoBin, { tls: { caFile: pki.caFile, certFile: pki.certFile, keyFile: pki.keyFile } });
+    await broker.start();
+    await helper.startServer();
+    sim = await startSim({ channels: 4 });
+  });
+  after(async () => {
+    await helper.stopServer();
+    await sim?.stop();
+    await broker?.stop();
+    broker?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await helper.unload();
+    for (const w of watchers.splice(0)) await w.close();
+  });
+
+  /** As the editor saves it: a CA file path, "Verify server certificate" ticked. */
+  function tlsNode(id: string, extra: Record<string, unknown> = {}): FlowNode {
+    return { id, type: 'tls-config', name: '', cert: '', key: '', ca: pki.caFile, certname: '', keyname: '', caname: '', servername: '', verifyservercert: true, alpnprotocol: '', ...extra };
+  }
+  const tlsNodes = [serverModule, mqttModule, tlsModule];
+
+  async function watch(base: string): Promise<Watcher> {
+    const w = await Watcher.open(broker.url, [`${base}/#`]);
+    watchers.push(w);
+    return w;
+  }
+
+  it('connects over mqtts:// with the CA from the tls-config node and shows online', async () => {
+    const w = await watch('nodetls/ok');
+    await helper.load(
+      tlsNodes,
+      [TAB, serverNode('s1', sim.port), tlsNode('t1'), mqttNode('m1', broker.tlsUrl, { baseTopic: 'nodetls/ok', tls: 't1' })],
+      credentials('s1'),
+    );
+    const statuses = statusesOf('m1');
+    await waitFor(() => w.value('nodetls/ok/status') === 'online', 'online over TLS');
+    await waitFor(() => statuses.some((s) => s.fill === 'green' && s.text === 'online'), 'green status');
+  });
+
+  it('with another CA, shows "TLS: cert untrusted" and logs why once', async () => {
+    await helper.load(
+      tlsNodes,
+      [TAB, serverNode('s1', sim.port), tlsNode('t1', { ca: pki.otherCaFile }), mqttNode('m1', broker.tlsUrl, { baseTopic: 'nodetls/untrusted', tls: 't1' })],
+      credentials('s1'),
+    );
+    const statuses = statusesOf('m1');
+    await waitFor(() => statuses.some((s) => s.text === 'TLS: cert untrusted'), 'untrusted status');
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(statuses[statuses.length - 1]?.text, 'TLS: cert untrusted', 'the status stays');
+    assert.equal(loggedText().match(/certificate is not trusted/g)?.length, 1, 'logged once');
+  });
+
+  it('"Verify server certificate" off connects without the CA', async () => {
+    const w = await watch('nodetls/noverify');
+    await helper.load(
+      tlsNodes,
+      [TAB, serverNode('s1', sim.port), tlsNode('t1', { ca: '', verifyservercert: false }), mqttNode('m1', broker.tlsUrl, { baseTopic: 'nodetls/noverify', tls: 't1' })],
+      credentials('s1'),
+    );
+    await waitFor(() => w.value('nodetls/noverify/status') === 'online', 'online without verification');
+  });
+
+  it('warns that a TLS configuration does nothing on an mqtt:// URL', async () => {
+    const w = await watch('nodetls/plain');
+    await helper.load(
+      tlsNodes,
+      [TAB, serverNode('s1', sim.port), tlsNode('t1'), mqttNode('m1', broker.url, { baseTopic: 'nodetls/plain', tls: 't1' })],
+      credentials('s1'),
+    );
+    await waitFor(() => w.value('nodetls/plain/status') === 'online', 'online over plain MQTT');
+    assert.match(loggedText(), /TLS configuration is not used: only mqtts:\/\/ and wss:\/\/ URLs use TLS/);
+  });
+
+  it('refuses to connect with a tls-config node whose files cannot be read', async () => {
+    await helper.load(
+      tlsNodes,
+      [TAB, serverNode('s1', sim.port), tlsNode('t1', { ca: join(dir, 'no-such-ca.crt') }), mqttNode('m1', broker.tlsUrl, { baseTopic: 'nodetls/bad', tls: 't1' })],
+      credentials('s1'),
+    );
+    const node = helper.getNode('m1');
+    const history = (node.status as unknown as { args?: Array<Array<{ text?: string }>> }).args ?? [];
+    assert.ok(history.some((a) => a[0]?.text === 'invalid TLS settings'));
   });
 });

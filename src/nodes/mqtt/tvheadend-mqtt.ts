@@ -26,6 +26,8 @@ type MqttNodeDef = NodeDef & Record<string, unknown>;
 /** The core `tls-config` node, as far as this node uses it. */
 interface TlsConfigNode {
   addTLSOptions(opts: Record<string, unknown>): Record<string, unknown>;
+  /** False when its certificate files could not be read (it logs why itself). */
+  valid?: boolean;
 }
 
 function isTlsNode(n: unknown): n is TlsConfigNode {
@@ -48,8 +50,7 @@ function packageOrigin(): Origin {
   return origin;
 }
 
-function tlsFrom(node: unknown): BrokerTls | undefined {
-  if (!isTlsNode(node)) return undefined;
+function tlsFrom(node: TlsConfigNode): BrokerTls {
   const o = node.addTLSOptions({});
   const tls: BrokerTls = {};
   const bufOrText = (v: unknown): string | Buffer | undefined => (typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined);
@@ -82,7 +83,24 @@ export = function register(RED: NodeAPI): void {
     const creds: MqttCredentials = (node.credentials as MqttCredentials | undefined) ?? {};
     const secrets = (): string[] => [...server.secrets(), creds.username ?? '', creds.password ?? ''].filter((s) => s !== '');
     const serverName = server.config.name || server.name || server.config.host;
-    const tls = config.tls ? tlsFrom(RED.nodes.getNode(config.tls)) : undefined;
+    let tls: BrokerTls | undefined;
+    if (config.tls) {
+      const tlsNode: unknown = RED.nodes.getNode(config.tls);
+      const secure = /^(mqtts|wss):/i.test(config.broker);
+      if (!isTlsNode(tlsNode)) {
+        // Deleted or disabled: a broker with a public certificate still works without it.
+        node.warn('the TLS configuration this node names does not exist (deleted or disabled?); connecting without it');
+      } else if (!secure) {
+        node.warn('the TLS configuration is not used: only mqtts:// and wss:// URLs use TLS');
+      } else if (tlsNode.valid === false) {
+        // Connecting without the CA or client certificate the user meant to give only fails later, less clearly.
+        node.error('the TLS configuration is invalid (see its own error); not connecting');
+        node.status({ fill: 'red', shape: 'ring', text: 'invalid TLS settings' });
+        return;
+      } else {
+        tls = tlsFrom(tlsNode);
+      }
+    }
 
     let bridge: MqttBridge;
     try {
