@@ -13,3 +13,6 @@ export * from './server-status';
 export * from './automations';
 export * from './epg-format';
 export * from './plain';
+export * from './epg-source';
+export * from './change-watch';
+export * from './dvr';

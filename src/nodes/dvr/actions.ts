@@ -1,24 +1,43 @@
 /**
- * The DVR node's actions: what a message asks for and how it is carried out over the session.
- * Results are taken from the cache once the server has pushed the change, because the replies
- * of DVR methods say little more than "success" (G19).
+ * The DVR node's actions: what a message asks for, carried out by the library's DVR operations
+ * (src/htsp/dvr.ts) and put into the node's output shapes.
  */
-import type { AutorecEntry, ChangeEvent, Channel, DvrEntry, EpgEvent, HtspMethodName, HtspRequest, HtspSession } from '../../htsp';
-import { HtspError } from '../../htsp';
+import {
+  DVR_CHANGE_WAIT_MS,
+  DVR_STATUSES,
+  addAutorec as addAutorecRule,
+  addTimer,
+  cancelRecording,
+  deleteAutorec as deleteAutorecRule,
+  deleteRecording,
+  listAutorecs,
+  listRecordings,
+  recordEvent,
+  stopRecording,
+  type AutorecEntry,
+  type AutorecOptions,
+  type AutorecResult,
+  type Channel,
+  type DvrEntry,
+  type DvrEntryOptions,
+  type DvrEntryResult,
+  type DvrStatus,
+  type EpgEvent,
+  type EpgSource,
+  type HtspSession,
+} from '../../htsp';
 import { NodeError, badInput, channelRef, describe, isPlainObject, parseTime, resolveChannel } from '../shared';
 import { searchPattern } from '../epg/query';
-import type { EpgSource } from '../epg/source';
-import { DVR_STATUSES, dvrStatus, friendlyAutorec, friendlyDvrEntry, type DvrStatus, type FriendlyAutorec, type FriendlyDvrEntry } from './format';
-import { ChangeWatch } from './watch';
+import { friendlyAutorec, friendlyDvrEntry, type FriendlyAutorec, type FriendlyDvrEntry } from './format';
 
 export const ACTIONS = ['record', 'timer', 'stop', 'cancel', 'delete', 'list', 'addAutorec', 'deleteAutorec', 'listAutorec'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-export type ListFilter = Exclude<DvrStatus, 'removed'> | 'all';
+export type ListFilter = DvrStatus | 'all';
 export const LIST_FILTERS: readonly ListFilter[] = [...DVR_STATUSES, 'all'];
 
 /** How long a result waits for the server to push the change it caused. */
-export const CHANGE_WAIT_MS = 3000;
+export const CHANGE_WAIT_MS = DVR_CHANGE_WAIT_MS;
 
 /** "addAutorec", "add-autorec", "ADD_AUTOREC" … all name the same action. */
 export function parseAction(value: unknown, source: string): Action {
@@ -78,22 +97,11 @@ function flag(value: unknown, field: string): number {
 
 const MAX_ID = 0x7fffffff;
 
-/** Options every new entry or rule may carry, in their wire spelling. */
-interface CommonOptions {
-  configName?: string;
-  priority?: 0 | 1 | 2 | 3 | 4 | 5 | 6;
-  startExtra?: number;
-  stopExtra?: number;
-  retention?: number;
-  removal?: number;
-  comment?: string;
-}
-
-function commonOptions(p: Params, defaults: DvrDefaults): CommonOptions {
-  const out: CommonOptions = {};
+function commonOptions(p: Params, defaults: DvrDefaults): DvrEntryOptions {
+  const out: DvrEntryOptions = {};
   const configName = p.configName !== undefined ? text(p.configName, 'msg.payload.configName') : defaults.configName;
   if (configName) out.configName = configName;
-  if (p.priority !== undefined) out.priority = integer(p.priority, 'msg.payload.priority', 0, 6) as CommonOptions['priority'];
+  if (p.priority !== undefined) out.priority = integer(p.priority, 'msg.payload.priority', 0, 6) as DvrEntryOptions['priority'];
   if (p.startExtra !== undefined) out.startExtra = integer(p.startExtra, 'msg.payload.startExtra (minutes)', 0, 24 * 60);
   if (p.stopExtra !== undefined) out.stopExtra = integer(p.stopExtra, 'msg.payload.stopExtra (minutes)', 0, 24 * 60);
   if (p.retention !== undefined) out.retention = integer(p.retention, 'msg.payload.retention (days)', 0, MAX_ID);
@@ -144,18 +152,13 @@ function ruleResult(session: HtspSession, rule: AutorecEntry): FriendlyAutorec {
   return friendlyAutorec(rule, channelOf(session, rule.channel));
 }
 
-/** Some DVR methods answer `success: 0` without an `error`; that is a failure too. */
-function checkSuccess(reply: { success?: number }, method: HtspMethodName): void {
-  if (reply.success === 0) throw new NodeError('server', `Tvheadend did not carry out ${method}`, method);
+function entryOutput(session: HtspSession, r: DvrEntryResult): DvrResult {
+  // Without the pushed entry (the user may not see it) the id is all there is to report.
+  return r.entry ? entryResult(session, r.entry, r.removed) : { id: r.id };
 }
 
-async function withWatch<T>(session: HtspSession, run: (watch: ChangeWatch) => Promise<T>): Promise<T> {
-  const watch = new ChangeWatch(session);
-  try {
-    return await run(watch);
-  } finally {
-    watch.close();
-  }
+function ruleOutput(session: HtspSession, r: AutorecResult): DvrResult {
+  return r.rule ? ruleResult(session, r.rule) : { id: r.id };
 }
 
 /** The event to record: by id, the one on a channel now (or next), or the next one matching a title. */
@@ -185,40 +188,12 @@ async function eventToRecord(ctx: DvrContext, p: Params, defaults: DvrDefaults):
   throw badInput('nothing to record: send msg.payload.eventId, msg.payload.channel (records what is on now) or msg.payload.title');
 }
 
-/** An event id the server knows. Tvheadend would silently turn an unknown one into a manual timer. */
-async function checkEvent(session: HtspSession, eventId: number): Promise<void> {
-  if (session.cache.eventsById.has(eventId)) return;
-  try {
-    await session.call('getEvent', { eventId });
-  } catch (err) {
-    if (err instanceof HtspError && err.code === 'server') throw badInput(`unknown EPG event ${eventId}: ${err.message}`);
-    throw err;
-  }
-}
-
-async function addEntry(ctx: DvrContext, request: HtspRequest<'addDvrEntry'>): Promise<DvrResult> {
-  const { session } = ctx;
-  return withWatch(session, async (watch) => {
-    const reply = await session.call('addDvrEntry', request);
-    checkSuccess(reply, 'addDvrEntry');
-    const id = reply.id;
-    if (id === undefined) throw new NodeError('server', 'Tvheadend added the entry but did not say its id', 'addDvrEntry');
-    const cached = session.cache.dvrEntriesById.get(id);
-    if (cached) return entryResult(session, cached);
-    const change = await watch.waitFor((c) => c.kind === 'dvrEntry' && c.action === 'add' && c.id === id, ctx.waitMs);
-    const entry = session.cache.dvrEntriesById.get(id) ?? (change?.kind === 'dvrEntry' ? change.object : undefined);
-    // Without the pushed entry (the user may not see it) the id is all there is to report.
-    return entry ? entryResult(session, entry) : { id };
-  });
-}
-
 // ------------------------------------------------------------------ actions
 
 async function record(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
   const target = await eventToRecord(ctx, p, defaults);
-  const eventId = typeof target === 'number' ? target : target.eventId;
-  if (typeof target === 'number') await checkEvent(ctx.session, eventId);
-  return addEntry(ctx, { eventId, ...commonOptions(p, defaults) });
+  const options = { ...commonOptions(p, defaults), waitMs: ctx.waitMs };
+  return entryOutput(ctx.session, await recordEvent(ctx.session, target, options));
 }
 
 async function timer(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
@@ -234,49 +209,21 @@ async function timer(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise
   if (!title) throw badInput('a timer needs a title in msg.payload.title');
   const texts: { subtitle?: string; summary?: string; description?: string } = {};
   for (const k of ['subtitle', 'summary', 'description'] as const) if (p[k] !== undefined) texts[k] = text(p[k], `msg.payload.${k}`);
-  return addEntry(ctx, { channelId: ch.channelId, start, stop, title, ...texts, ...commonOptions(p, defaults) });
+  const timerOptions = { channelId: ch.channelId, start, stop, title, ...texts, ...commonOptions(p, defaults), waitMs: ctx.waitMs };
+  return entryOutput(ctx.session, await addTimer(ctx.session, timerOptions));
 }
 
-/** Whether `method` will change `entry` (and so push something worth waiting for). */
-function willChange(method: 'stopDvrEntry' | 'cancelDvrEntry' | 'deleteDvrEntry', entry: DvrEntry): boolean {
-  if (method === 'stopDvrEntry') return entry.state === 'recording';
-  if (method === 'cancelDvrEntry') return entry.state === 'recording' || entry.state === 'scheduled';
-  return true;
-}
+const ENTRY_OPERATIONS = { stop: stopRecording, cancel: cancelRecording, delete: deleteRecording } as const;
 
-async function changeEntry(ctx: DvrContext, method: 'stopDvrEntry' | 'cancelDvrEntry' | 'deleteDvrEntry', p: Params): Promise<DvrResult> {
-  const { session } = ctx;
+async function changeEntry(ctx: DvrContext, action: keyof typeof ENTRY_OPERATIONS, p: Params): Promise<DvrResult> {
   const id = dvrIdOf(p);
-  const before = session.cache.dvrEntriesById.get(id);
-  return withWatch(session, async (watch) => {
-    const reply = await session.call(method, { id });
-    checkSuccess(reply, method);
-    if (!before) return { id };
-    let change: ChangeEvent | undefined;
-    if (willChange(method, before)) {
-      change = await watch.waitFor(
-        (c) =>
-          c.kind === 'dvrEntry' &&
-          c.id === id &&
-          (c.action === 'delete' || c.object.state !== before.state || c.object.error !== before.error),
-        ctx.waitMs,
-      );
-    }
-    const now = session.cache.dvrEntriesById.get(id);
-    if (now) return entryResult(session, now);
-    const last = change?.kind === 'dvrEntry' ? change.object : before;
-    return entryResult(session, last, true);
-  });
+  return entryOutput(ctx.session, await ENTRY_OPERATIONS[action](ctx.session, id, { waitMs: ctx.waitMs }));
 }
 
 function list(ctx: DvrContext, p: Params, defaults: DvrDefaults): FriendlyDvrEntry[] {
   const filter = p.state !== undefined ? parseListFilter(p.state, 'msg.payload.state') : defaults.list;
   const { session } = ctx;
-  return session.cache
-    .dvrEntries()
-    .filter((e) => filter === 'all' || dvrStatus(e) === filter)
-    .sort((a, b) => a.start - b.start || a.id - b.id)
-    .map((e) => entryResult(session, e));
+  return listRecordings(session, filter).map((e) => entryResult(session, e));
 }
 
 async function addAutorec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
@@ -288,69 +235,37 @@ async function addAutorec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Pr
   searchPattern(title, true, 'msg.payload.title');
   const channel = channelParam(p, defaults);
   const ch = channel !== undefined ? resolveChannel(session, channel) : undefined;
-  const { startExtra, stopExtra, ...common } = commonOptions(p, defaults);
-  const request: HtspRequest<'addAutorecEntry'> = {
-    title,
-    // -1 is "any channel"; an absent channelId means the same today but not on every path (G18).
-    channelId: ch ? ch.channelId : -1,
-    ...common,
-    ...(startExtra !== undefined ? { startExtra } : {}),
-    ...(stopExtra !== undefined ? { stopExtra } : {}),
-  };
-  if (p.name !== undefined) request.name = text(p.name, 'msg.payload.name');
-  if (p.fulltext !== undefined) request.fulltext = flag(p.fulltext, 'msg.payload.fulltext');
-  if (p.enabled !== undefined) request.enabled = flag(p.enabled, 'msg.payload.enabled');
-  // Lower-case on the wire (G18); camelCase accepted because that is how the rules come back.
+  const rule: AutorecOptions = { title, channelId: ch ? ch.channelId : -1, ...commonOptions(p, defaults), waitMs: ctx.waitMs };
+  if (p.name !== undefined) rule.name = text(p.name, 'msg.payload.name');
+  if (p.fulltext !== undefined) rule.fullText = flag(p.fulltext, 'msg.payload.fulltext') === 1;
+  if (p.enabled !== undefined) rule.enabled = flag(p.enabled, 'msg.payload.enabled') === 1;
+  // Both spellings: camelCase is how the rules come back, lower-case is the request's wire name
+  // (G18), which the library sends whatever was given here.
   const minD = p.minDuration ?? p.minduration;
   const maxD = p.maxDuration ?? p.maxduration;
-  if (minD !== undefined) request.minduration = integer(minD, 'msg.payload.minDuration (seconds)', 0, MAX_ID);
-  if (maxD !== undefined) request.maxduration = integer(maxD, 'msg.payload.maxDuration (seconds)', 0, MAX_ID);
-  if (request.minduration && request.maxduration && request.maxduration < request.minduration) {
+  if (minD !== undefined) rule.minDuration = integer(minD, 'msg.payload.minDuration (seconds)', 0, MAX_ID);
+  if (maxD !== undefined) rule.maxDuration = integer(maxD, 'msg.payload.maxDuration (seconds)', 0, MAX_ID);
+  if (rule.minDuration && rule.maxDuration && rule.maxDuration < rule.minDuration) {
     throw badInput('msg.payload.maxDuration must not be less than minDuration');
   }
-  if (p.daysOfWeek !== undefined) request.daysOfWeek = integer(p.daysOfWeek, 'msg.payload.daysOfWeek (bit 0 = Monday)', 0, 0x7f);
-  if (p.dupDetect !== undefined) request.dupDetect = integer(p.dupDetect, 'msg.payload.dupDetect', 0, 15) as HtspRequest<'addAutorecEntry'>['dupDetect'];
-  if (p.maxCount !== undefined) request.maxCount = integer(p.maxCount, 'msg.payload.maxCount', 0, MAX_ID);
-  if (p.directory !== undefined) request.directory = text(p.directory, 'msg.payload.directory');
-
-  return withWatch(session, async (watch) => {
-    const reply = await session.call('addAutorecEntry', request);
-    checkSuccess(reply, 'addAutorecEntry');
-    const id = reply.id;
-    if (id === undefined) throw new NodeError('server', 'Tvheadend added the rule but did not say its id', 'addAutorecEntry');
-    const cached = session.cache.autorecEntriesById.get(id);
-    if (cached) return ruleResult(session, cached);
-    const change = await watch.waitFor((c) => c.kind === 'autorecEntry' && c.action === 'add' && c.id === id, ctx.waitMs);
-    const rule = session.cache.autorecEntriesById.get(id) ?? (change?.kind === 'autorecEntry' ? change.object : undefined);
-    return rule ? ruleResult(session, rule) : { id };
-  });
+  if (p.daysOfWeek !== undefined) rule.daysOfWeek = integer(p.daysOfWeek, 'msg.payload.daysOfWeek (bit 0 = Monday)', 0, 0x7f);
+  if (p.dupDetect !== undefined) rule.dupDetect = integer(p.dupDetect, 'msg.payload.dupDetect', 0, 15) as AutorecOptions['dupDetect'];
+  if (p.maxCount !== undefined) rule.maxCount = integer(p.maxCount, 'msg.payload.maxCount', 0, MAX_ID);
+  if (p.directory !== undefined) rule.directory = text(p.directory, 'msg.payload.directory');
+  return ruleOutput(session, await addAutorecRule(session, rule));
 }
 
 async function deleteAutorec(ctx: DvrContext, p: Params): Promise<DvrResult> {
-  const { session } = ctx;
   const raw = p.id;
   if (typeof raw !== 'string' || raw.trim() === '') {
     throw badInput(`no autorec rule: send its id (text) in msg.payload.id or as msg.payload, got ${describe(raw)}`);
   }
-  const id = raw.trim();
-  const before = session.cache.autorecEntriesById.get(id);
-  return withWatch(session, async (watch) => {
-    const reply = await session.call('deleteAutorecEntry', { id });
-    checkSuccess(reply, 'deleteAutorecEntry');
-    if (!before) return { id };
-    if (session.cache.autorecEntriesById.has(id)) {
-      await watch.waitFor((c) => c.kind === 'autorecEntry' && c.action === 'delete' && c.id === id, ctx.waitMs);
-    }
-    return ruleResult(session, before);
-  });
+  return ruleOutput(ctx.session, await deleteAutorecRule(ctx.session, raw.trim(), { waitMs: ctx.waitMs }));
 }
 
 function listAutorec(ctx: DvrContext): FriendlyAutorec[] {
   const { session } = ctx;
-  return session.cache
-    .autorecEntries()
-    .sort((a, b) => (a.name ?? a.title ?? '').localeCompare(b.name ?? b.title ?? '') || a.id.localeCompare(b.id))
-    .map((r) => ruleResult(session, r));
+  return listAutorecs(session).map((r) => ruleResult(session, r));
 }
 
 /** Carries out one action. The caller has made sure the session is ready. */
@@ -364,11 +279,11 @@ export async function runAction(ctx: DvrContext, action: Action, p: Params, defa
     case 'timer':
       return timer(ctx, p, defaults);
     case 'stop':
-      return changeEntry(ctx, 'stopDvrEntry', p);
+      return changeEntry(ctx, 'stop', p);
     case 'cancel':
-      return changeEntry(ctx, 'cancelDvrEntry', p);
+      return changeEntry(ctx, 'cancel', p);
     case 'delete':
-      return changeEntry(ctx, 'deleteDvrEntry', p);
+      return changeEntry(ctx, 'delete', p);
     case 'list':
       return list(ctx, p, defaults);
     case 'addAutorec':

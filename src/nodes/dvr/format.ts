@@ -2,33 +2,17 @@
  * DVR entries and autorec rules as the DVR node outputs them: every protocol field, plus a
  * `status` a flow can switch on and readable times.
  */
-import type { AutorecEntry, Channel, DvrEntry } from '../../htsp';
+import { dvrStatus, type AutorecEntry, type Channel, type DvrEntry, type DvrStatus } from '../../htsp';
 import { channelNumberText, genreName, isoTime, plainCopy } from '../../htsp/epg-format';
 
 /**
- * What a person means by the state of a recording. Tvheadend reports a failed recording as
- * `completed` with an `error`, and one that never started as `missed`; both are `failed` here.
- * `removed` is only given to an entry that this node's own action made disappear.
+ * The library's status, plus `removed`: given only to an entry that this node's own action made
+ * disappear, so that a flow can tell "deleted just now" from the four states of a recording.
  */
-export const DVR_STATUSES = ['upcoming', 'recording', 'completed', 'failed'] as const;
-export type DvrStatus = (typeof DVR_STATUSES)[number] | 'removed';
-
-export function dvrStatus(entry: Pick<DvrEntry, 'state' | 'error'>): Exclude<DvrStatus, 'removed'> {
-  switch (entry.state) {
-    case 'scheduled':
-      return 'upcoming';
-    case 'recording':
-      return 'recording';
-    case 'completed':
-      return entry.error ? 'failed' : 'completed';
-    default:
-      // `missed`, `invalid`, and states of newer servers: nothing usable was recorded.
-      return 'failed';
-  }
-}
+export type FriendlyStatus = DvrStatus | 'removed';
 
 export type FriendlyDvrEntry = DvrEntry & {
-  status: DvrStatus;
+  status: FriendlyStatus;
   channelNumber?: string;
   startIso: string;
   stopIso: string;

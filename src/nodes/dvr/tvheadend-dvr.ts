@@ -2,9 +2,9 @@
  * `tvheadend-dvr`: records programmes and channels, stops, cancels and deletes recordings, lists
  * them by status, and manages autorec rules — one action per message.
  */
+import { epgSource } from '../../htsp';
 import { evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI } from '../shared';
-import { epgSource } from '../epg/source';
 import { CHANGE_WAIT_MS, messageParams, parseAction, runAction } from './actions';
 import { DVR_TYPE, dvrSettings, type DvrNodeDef } from './settings';
 

@@ -3,10 +3,9 @@
  * message) and how the answer is put together. Independent of Node-RED, so that it can be
  * reasoned about and tested on its own.
  */
-import type { Channel, EpgEvent, EpgSearch, HtspSession } from '../../htsp';
+import type { Channel, EpgEvent, EpgSearch, EpgSource, HtspSession } from '../../htsp';
 import { GENRES, channelNumberText, friendlyEvent, parseGenre, type FriendlyEvent } from '../../htsp/epg-format';
 import { NodeError, badInput, describe, parseCount, parseTime, resolveChannel } from '../shared';
-import type { EpgSource } from './source';
 
 export const OPERATIONS = ['nownext', 'schedule', 'search'] as const;
 export type Operation = (typeof OPERATIONS)[number];

@@ -2,11 +2,11 @@
  * `tvheadend-epg`: answers EPG questions — now/next, a channel's schedule, searches — from the
  * server node's live cache, or by asking the server when the server node does not sync the EPG.
  */
+import { epgSource } from '../../htsp';
 import { NodeError, badInput, evaluateProperty, linkServer, onInput, payloadParams, readyTimeoutMs, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI } from '../shared';
 import { answer, buildRequest } from './query';
 import { EPG_TYPE, epgSettings, type EpgNodeDef } from './settings';
-import { epgSource } from './source';
 
 export = function register(RED: NodeAPI): void {
   function TvheadendEpg(this: Node, def: EpgNodeDef): void {

@@ -1,12 +1,14 @@
 /**
- * Where EPG answers come from: the session's live cache, or — when the server node has EPG sync
- * off and the cache holds no events — the server itself (`getEvents`, `epgQuery`).
+ * Where EPG answers come from: the session's live cache, or — when the session has EPG sync off
+ * and the cache holds no events — the server itself (`getEvents`, `epgQuery`).
  *
  * Both sources answer the same questions with the same shapes and the same ordering, so that a
- * flow does not change when someone switches EPG sync off to save memory. What the RPC source
- * cannot do (events that already ended) is documented in the node's help.
+ * caller does not change when someone switches EPG sync off to save memory. The RPC source cannot
+ * return events that already ended: the server keeps none.
  */
-import type { Channel, EpgEvent, EpgSearch, HtspSession } from '../../htsp';
+import type { EpgSearch } from './cache';
+import type { Channel, EpgEvent } from './messages';
+import type { HtspSession } from './session';
 
 export interface NowNext {
   now?: EpgEvent;
@@ -28,8 +30,8 @@ export interface EpgSource {
 }
 
 /**
- * The source for a session, given whether the server node syncs the EPG and for how many days
- * ahead (0 = everything the server has).
+ * The source for a session, given whether the session syncs the EPG (`SessionOptions.epg`) and
+ * for how many days ahead (`epgDays`, 0 = everything the server has).
  */
 export function epgSource(session: HtspSession, epgSync: boolean, epgDays = 0): EpgSource {
   return epgSync ? new CacheSource(session, epgDays) : new RpcSource(session);
