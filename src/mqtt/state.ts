@@ -9,6 +9,7 @@
  */
 import type { Channel, DvrEntry, EpgEvent } from '../htsp/messages';
 import type { ServerStatusSnapshot, ServerStatusSummary } from '../htsp/server-status';
+import { dvrStatus } from '../htsp/dvr';
 import type { Json } from './json';
 import { slug, STATE, type Topics } from './topics';
 import type { BridgeSession, BridgeSubscription, ChannelSelection } from './types';
@@ -134,7 +135,7 @@ export function subscriptionsShape(value: Json | undefined): string {
 
 /** Failed as Tvheadend's "Failed recordings" view counts it: missed, or finished with an error. */
 export function isFailedEntry(e: DvrEntry): boolean {
-  return e.state === 'missed' || (e.state === 'completed' && typeof e.error === 'string' && e.error !== '');
+  return dvrStatus(e) === 'failed';
 }
 
 function channelLabel(session: BridgeSession, e: DvrEntry): string | null {
