@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { decodeBody, encodeBody, encodeFrame, type HtsmsgMap } from '../src/htsp/codec';
-import { FrameDecoder } from '../src/htsp/framing';
+import { FrameDecoder, FrameQueue } from '../src/htsp/framing';
 import { peekMuxpkt } from '../src/htsp/connection';
 import { QUICK, capturePath, consume, fmt, header, measure, ratio, report, table, verdict, type Row } from './util';
 
@@ -201,15 +201,18 @@ export function runCodec(epgCount = QUICK ? 500 : 20_000): CodecResult {
   const chunkBuffers = new Set(chunks.map((c) => c.buffer));
   let copied = 0;
   {
-    const dec = new FrameDecoder();
-    for (const c of chunks) for (const body of dec.pushRaw(c)) if (!chunkBuffers.has(body.buffer)) copied += body.length;
+    const q = new FrameQueue();
+    for (const c of chunks) {
+      q.push(c);
+      for (let body = q.shift(); body; body = q.shift()) if (!chunkBuffers.has(body.buffer)) copied += body.length;
+    }
   }
   const receive = measure(() => {
-    const dec = new FrameDecoder();
+    const q = new FrameQueue();
     for (const c of chunks) {
-      const bodies = dec.pushRaw(c);
-      for (let i = 0; i < bodies.length; i++) {
-        if (peekMuxpkt(bodies[i]) !== undefined) consume(decodeBody(bodies[i]));
+      q.push(c);
+      for (let body = q.shift(); body; body = q.shift()) {
+        if (peekMuxpkt(body) !== undefined) consume(decodeBody(body));
       }
     }
   }, 1);

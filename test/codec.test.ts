@@ -14,7 +14,7 @@ import {
   type HtsmsgMap,
   type HtsmsgValue,
 } from '../src/htsp/codec';
-import { FrameDecoder } from '../src/htsp/framing';
+import { FrameDecoder, FrameQueue } from '../src/htsp/framing';
 
 const captures = join(__dirname, '..', '..', 'shared', 'captures');
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -130,6 +130,13 @@ describe('malformed input gives typed errors', () => {
     });
   }
 
+  test('a malformed list reports the first problem in field order', () => {
+    // Element 0 has an unknown type, element 1 runs past the list: decoding meets element 0 first.
+    const list = hex('09 00 00 00 00 00   03 00 00 00 00 09 61');
+    const body = Buffer.concat([hex('05 01 00 00 00'), Buffer.from([list.length]), hex('6c'), list]);
+    assert.throws(() => decodeBody(body), (e: unknown) => e instanceof HtsmsgError && e.code === 'unknown-type' && e.offset === 7);
+  });
+
   test('encoder refuses what HTSP cannot carry', () => {
     assert.throws(() => encodeBody({ x: 1.5 }), (e: unknown) => e instanceof HtsmsgError && e.code === 'not-integer');
     assert.throws(() => encodeBody({ x: 2 ** 60 }), (e: unknown) => e instanceof HtsmsgError && e.code === 'not-integer');
@@ -226,6 +233,48 @@ describe('the real capture (shared/captures)', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  test('FrameQueue: any split gives the same bodies in order; frames inside one read are views of it', () => {
+    const expected = new FrameDecoder().pushRaw(rx);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: rx.length - 1 }), { maxLength: 40 }), fc.integer({ min: 0, max: 5 }), (cuts, takeEvery) => {
+        const points = [...new Set(cuts)].sort((a, b) => a - b);
+        const q = new FrameQueue();
+        const got: Buffer[] = [];
+        let prev = 0;
+        let pushes = 0;
+        for (const p of [...points, rx.length]) {
+          const chunk = rx.subarray(prev, p);
+          const before = q.length;
+          const n = q.push(chunk);
+          assert.equal(q.length, before + n);
+          prev = p;
+          // Taking frames between pushes, or only at the end, must not matter.
+          if (takeEvery > 0 && ++pushes % takeEvery === 0) for (let b = q.shift(); b; b = q.shift()) got.push(b);
+        }
+        for (let b = q.shift(); b; b = q.shift()) got.push(b);
+        assert.equal(q.length, 0);
+        assert.equal(q.shift(), undefined);
+        assert.equal(got.length, expected.length);
+        for (let i = 0; i < got.length; i++) assert.ok(got[i].equals(expected[i]), `frame ${i}`);
+      }),
+      { numRuns: 60 },
+    );
+    const q = new FrameQueue();
+    q.push(rx);
+    assert.equal(q.shift()!.buffer, rx.buffer);
+  });
+
+  test('FrameQueue: an oversized length throws at push; clear() drops what waits', () => {
+    const q = new FrameQueue({ maxFrameBytes: 1024 });
+    assert.equal(q.push(Buffer.concat([encodeFrame({ a: 1 }), encodeFrame({ a: 2 }), hex('00 00')])), 2);
+    assert.throws(() => q.push(hex('10 00')), (e: unknown) => e instanceof HtsmsgError && e.code === 'frame-too-large');
+    q.clear();
+    assert.equal(q.length, 0);
+    assert.equal(q.shift(), undefined);
+    q.push(encodeFrame({ a: 3 }));
+    assert.deepEqual(decodeBody(q.shift()!), { a: 3 });
   });
 
   test('one byte at a time works too', () => {

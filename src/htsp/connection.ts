@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeBody, encodeFrame, FieldType, HtsmsgError, type HtsmsgMap, type HtsmsgValue } from './codec';
-import { FrameDecoder, DEFAULT_MAX_FRAME_BYTES } from './framing';
+import { FrameQueue, DEFAULT_MAX_FRAME_BYTES } from './framing';
 import { HtspError } from './errors';
 import type { AccessRights, HtspMethodName, HtspReply, HtspRequest, ServerInfo } from './messages';
 
@@ -57,8 +57,19 @@ const NO_AUTH_RETRY = new Set(['hello', 'authenticate']);
 /**
  * Time slice for handling received frames before yielding to the event loop. Large initial syncs
  * arrive as hundreds of thousands of frames; handling them in one go would starve timers and I/O.
+ * Short, because a scavenge (5–10 ms during a sync) or the OS running another thread comes on
+ * top of whatever slice is under way; more turns of the loop cost little next to that.
  */
-const SLICE_MS = 5;
+const SLICE_MS = 2;
+/**
+ * What one turn of the event loop may cost while a burst is drained. Everything the loop did
+ * between two slices (socket reads, and above all the scavenges and GC finalisations V8 runs as
+ * tasks there) delays timers in the same turn as the slice after it, so that slice gets only what
+ * is left of this budget: a 10 ms scavenge is followed by a short slice, not by a full one.
+ */
+const TURN_BUDGET_MS = 4;
+/** A slice never gets less than this, so that the burst still moves on a busy loop. */
+const MIN_SLICE_MS = 0.5;
 /** Frames waiting to be handled before reading from the socket is paused (and below which it resumes). */
 const INBOX_HIGH = 20_000;
 const INBOX_LOW = 2_000;
@@ -103,13 +114,13 @@ export class HtspConnection extends EventEmitter {
   private readonly opts: Required<Omit<ConnectionOptions, 'username' | 'password' | 'clientVersion'>> &
     Pick<ConnectionOptions, 'username' | 'password' | 'clientVersion'>;
   private readonly socket: net.Socket;
-  private readonly decoder: FrameDecoder;
+  private readonly inbox: FrameQueue;
   private readonly pending = new Map<number, Pending>();
   private nextSeq = 1;
-  private inbox: Buffer[] = [];
-  private inboxHead = 0;
   private draining = false;
   private drainTimer: NodeJS.Immediate | undefined;
+  /** performance.now() when the last slice ended, while more frames were waiting (else 0). */
+  private sliceEnd = 0;
   private paused = false;
   private pingTimer: NodeJS.Timeout | undefined;
   private bytesIn = 0;
@@ -143,7 +154,7 @@ export class HtspConnection extends EventEmitter {
     if (!this.opts.pingTimeoutMs) {
       this.opts.pingTimeoutMs = Math.min(this.opts.requestTimeoutMs, this.opts.pingIntervalMs || Infinity);
     }
-    this.decoder = new FrameDecoder({ maxFrameBytes: this.opts.maxFrameBytes });
+    this.inbox = new FrameQueue({ maxFrameBytes: this.opts.maxFrameBytes });
     this.socket = new net.Socket();
     this.socket.setNoDelay(true);
     // The server sends nothing while idle, so a dead peer is only noticed by keepalive or our ping.
@@ -434,15 +445,13 @@ export class HtspConnection extends EventEmitter {
   private onData(chunk: Buffer): void {
     if (this._closed) return;
     this.bytesIn += chunk.length;
-    let bodies: Buffer[];
     try {
-      bodies = this.decoder.pushRaw(chunk);
+      this.inbox.push(chunk);
     } catch (err) {
       this.fail(protocolError(err));
       return;
     }
-    for (let i = 0; i < bodies.length; i++) this.inbox.push(bodies[i]);
-    if (!this.paused && this.inbox.length - this.inboxHead > INBOX_HIGH) {
+    if (!this.paused && this.inbox.length > INBOX_HIGH) {
       this.paused = true;
       this.socket.pause();
     }
@@ -457,33 +466,29 @@ export class HtspConnection extends EventEmitter {
   private drain(): void {
     this.drainTimer = undefined;
     this.draining = true;
-    const until = performance.now() + SLICE_MS;
+    const start = performance.now();
+    const others = this.sliceEnd > 0 ? start - this.sliceEnd : 0;
+    const until = start + Math.max(MIN_SLICE_MS, Math.min(SLICE_MS, TURN_BUDGET_MS - others));
+    this.sliceEnd = 0;
     try {
-      while (this.inboxHead < this.inbox.length && !this._closed) {
-        const body = this.inbox[this.inboxHead];
-        this.inbox[this.inboxHead++] = EMPTY;
+      let body: Buffer | undefined;
+      while (!this._closed && (body = this.inbox.shift()) !== undefined) {
         this.handleBody(body);
         if (performance.now() >= until) break;
       }
     } finally {
       if (this._closed) {
-        this.inbox = [];
-        this.inboxHead = 0;
+        this.inbox.clear();
         this.draining = false;
-      } else if (this.inboxHead < this.inbox.length) {
-        if (this.inboxHead > 4096) {
-          this.inbox = this.inbox.slice(this.inboxHead);
-          this.inboxHead = 0;
-        }
-        if (this.paused && this.inbox.length - this.inboxHead < INBOX_LOW) {
+      } else if (this.inbox.length > 0) {
+        if (this.paused && this.inbox.length < INBOX_LOW) {
           this.paused = false;
           this.socket.resume();
         }
         // Stay "draining" so new data only appends: order must be kept across slices.
         this.drainTimer = setImmediate(() => this.drain());
+        this.sliceEnd = performance.now();
       } else {
-        this.inbox = [];
-        this.inboxHead = 0;
         this.draining = false;
         if (this.paused) {
           this.paused = false;
@@ -723,8 +728,6 @@ const _allTyped: [MissingTypedMethods] extends [never] ? true : MissingTypedMeth
 void _allTyped;
 
 // ------------------------------------------------------------------ helpers
-
-const EMPTY = Buffer.alloc(0);
 
 function validateOptions(opts: ConnectionOptions): void {
   if (!opts || typeof opts.host !== 'string' || opts.host.length === 0) {

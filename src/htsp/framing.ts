@@ -86,6 +86,60 @@ export class FrameDecoder {
     return out;
   }
 
+  /**
+   * Like `pushRaw`, but appends the complete frames to `out` as they lie in the stream, length
+   * prefixes included, and returns how many there are: one slice of `chunk` holds all the frames
+   * that lie inside it, and a frame that straddled reads comes as its own joined copy. A reader
+   * that queues frames (`FrameQueue`) then keeps one object per read instead of one per frame.
+   */
+  pushFrames(chunk: Buffer, out: Buffer[]): number {
+    if (this.failed) throw this.failed;
+    if (chunk.length === 0) return 0;
+    let buf = chunk;
+    let joined: Buffer | undefined;
+    if (this.buffered > 0) {
+      const need = this.neededBytes(chunk);
+      if (need === undefined || this.buffered + chunk.length < need) {
+        this.chunks.push(chunk);
+        this.buffered += chunk.length;
+        return 0;
+      }
+      const take = need - this.buffered;
+      this.chunks.push(chunk.subarray(0, take));
+      joined = Buffer.concat(this.chunks, need);
+      this.chunks = [];
+      this.buffered = 0;
+      buf = chunk.subarray(take);
+    }
+    let n = joined ? 1 : 0;
+    let p = 0;
+    while (buf.length - p >= 4) {
+      const length = buf.readUInt32BE(p);
+      if (length > this.maxFrameBytes) {
+        this.failed = new HtsmsgError(
+          'frame-too-large',
+          `frame announces ${length} bytes, the limit is ${this.maxFrameBytes}`,
+          p,
+        );
+        this.chunks = [];
+        this.buffered = 0;
+        throw this.failed;
+      }
+      if (buf.length - p - 4 < length) break;
+      p += 4 + length;
+      n++;
+    }
+    if (p < buf.length) {
+      const rest = buf.subarray(p);
+      this.chunks = [rest];
+      this.buffered = rest.length;
+      if (rest.length >= 4) this.checkLength(rest.readUInt32BE(0));
+    }
+    if (joined) out.push(joined);
+    if (p > 0) out.push(p === buf.length ? buf : buf.subarray(0, p));
+    return n;
+  }
+
   /** Returns decoded messages. Throws HtsmsgError on any malformed input. */
   push(chunk: Buffer): HtsmsgMap[] {
     const bodies = this.pushRaw(chunk);
@@ -131,5 +185,72 @@ export class FrameDecoder {
     const length = head.readUInt32BE(0);
     this.checkLength(length);
     return 4 + length;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Frames received and not yet handled, in order. A big burst (the initial sync) can queue tens of
+ * thousands of frames; holding them as the reads they came in, and making each frame's view only
+ * when it is taken, keeps that backlog to a few objects. Views queued one per frame survived
+ * every scavenge while they waited and were copied by each, which lengthened the GC pauses.
+ */
+export class FrameQueue {
+  private readonly decoder: FrameDecoder;
+  private runs: Buffer[] = [];
+  private head = 0;
+  /** Offset of the next frame's length prefix in runs[head]. */
+  private pos = 0;
+  private frames = 0;
+
+  constructor(opts: FrameDecoderOptions = {}) {
+    this.decoder = new FrameDecoder(opts);
+  }
+
+  /** Frames waiting. */
+  get length(): number {
+    return this.frames;
+  }
+
+  /** Queues the complete frames of a chunk; throws like `FrameDecoder.pushRaw`. */
+  push(chunk: Buffer): number {
+    const n = this.decoder.pushFrames(chunk, this.runs);
+    this.frames += n;
+    return n;
+  }
+
+  /** The next frame's body (a view), or undefined when none is waiting. */
+  shift(): Buffer | undefined {
+    if (this.frames === 0) return undefined;
+    const run = this.runs[this.head];
+    const p = this.pos;
+    const length = run.readUInt32BE(p);
+    const end = p + 4 + length;
+    const body = run.subarray(p + 4, end);
+    this.frames--;
+    if (end < run.length) {
+      this.pos = end;
+    } else {
+      this.runs[this.head++] = EMPTY;
+      this.pos = 0;
+      if (this.head === this.runs.length) {
+        this.runs = [];
+        this.head = 0;
+      } else if (this.head >= 1024) {
+        this.runs = this.runs.slice(this.head);
+        this.head = 0;
+      }
+    }
+    return body;
+  }
+
+  /** Drops what is queued (and any partial frame). */
+  clear(): void {
+    this.runs = [];
+    this.head = 0;
+    this.pos = 0;
+    this.frames = 0;
+    this.decoder.reset();
   }
 }
