@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { EpgScalePoint } from './codec.bench';
 import type { SyncResult } from './sync.bench';
 import { TARGET_BLOCK_MS, TARGET_BYTES_PER_EVENT, TARGET_READY_MS } from './sync.bench';
-import { QUICK, fmt, header, ratio, report, table, verdict } from './util';
+import { QUICK, fmt, header, profArgs, ratio, report, table, verdict } from './util';
 
 const SIZES = QUICK ? [500, 1000, 2000] : [10_000, 100_000, 500_000];
 /** Per-event cost at the largest size may be this much above the smallest and still count as linear. */
@@ -17,7 +17,7 @@ const LINEAR_SLACK = 1.5;
 function step<T>(file: string, env: Record<string, string>): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = fork(join(__dirname, file), [], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...profArgs()],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });

@@ -211,7 +211,7 @@ export interface SimChild {
  */
 export function startSimChild(config: SimConfig): Promise<SimChild> {
   const child: ChildProcess = fork(join(__dirname, 'sim-server.ts'), [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...profArgs()],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
@@ -271,4 +271,10 @@ export function eventMinutesFor(events: number, channels: number, hours: number)
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** `--cpu-prof` for forked processes when `npm run bench -- --prof` asked for profiles. */
+export function profArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }

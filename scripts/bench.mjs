@@ -29,8 +29,10 @@ const env = { ...process.env };
 if (prof) {
   const dir = join(root, 'bench-profiles');
   mkdirSync(dir, { recursive: true });
-  // NODE_OPTIONS so that the forked simulator and scale steps are profiled too.
-  env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  // Node refuses --cpu-prof in NODE_OPTIONS: the bench gets it as an argument, and passes
+  // BENCH_CPU_PROF_DIR on to the processes it forks (bench/util.ts profArgs()).
+  execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  env.BENCH_CPU_PROF_DIR = dir;
   console.log(`CPU profiles go to ${dir}`);
 }
 const started = Date.now();
