@@ -10,13 +10,11 @@
  *
  * Updates are sent one at a time with a short random pause, so the figure is latency, not queueing.
  */
-import helper from 'node-red-node-test-helper';
 import serverModule = require('../src/nodes/server/tvheadend-server');
 import eventsModule = require('../src/nodes/events/tvheadend-events');
 import type { TvheadendServerNode } from '../src/nodes/shared/types';
+import { credentials, eventsNode, helper, serverNode, tab } from '../test/nodes/helpers';
 import { QUICK, fmt, header, percentile, report, sleep, startSimChild, table, verdict } from './util';
-
-helper.init(process.env.NODE_RED_PATH ?? require.resolve('node-red'));
 
 export const TARGET_P99_MS = 5;
 
@@ -38,39 +36,12 @@ export async function runLatency(samples = QUICK ? 20 : 1000, warmup = QUICK ? 5
   });
   try {
     const flow = [
-      { id: 'f1', type: 'tab', label: 'latency' },
-      {
-        id: 's1',
-        type: 'tvheadend-server',
-        name: 'sim',
-        host: '127.0.0.1',
-        port: sim.port,
-        clientName: 'bench',
-        epg: true,
-        epgDays: 0,
-        pingInterval: 30,
-        requestTimeout: 15,
-        version: 1,
-      },
-      {
-        id: 'e1',
-        type: 'tvheadend-events',
-        z: 'f1',
-        name: '',
-        server: 's1',
-        kinds: ['dvrEntry'],
-        actions: ['add', 'update', 'delete'],
-        channels: '',
-        title: '',
-        initial: 'none',
-        pollInterval: 5,
-        automations: [],
-        reminderMinutes: '5',
-        wires: [['out']],
-      },
+      tab('latency'),
+      serverNode('s1', sim.port, { clientName: 'bench', epg: true, epgDays: 0, requestTimeout: 15 }),
+      eventsNode('e1', 'out'),
       { id: 'out', type: 'helper', z: 'f1' },
     ];
-    await helper.load([serverModule, eventsModule], flow, { s1: { username: 'demo', password: 'demo' } });
+    await helper.load([serverModule, eventsModule], flow, credentials('s1', 'demo', 'demo'));
     const server = helper.getNode('s1') as unknown as TvheadendServerNode;
     const deadline = Date.now() + 30_000;
     while (server.session.state !== 'ready') {

@@ -1,9 +1,9 @@
 // The library's DVR operations: against the simulator for what Tvheadend does, and against a
 // scripted server for the answers the simulator never gives (no push, `success: 0`).
-import { test, describe, afterEach } from 'node:test';
+import { test, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_USERS, TvheadendSimulator, type SimEvent, type SimOptions } from '../src/sim';
-import { HtspSession, type SessionOptions } from '../src/htsp/session';
+import { DEFAULT_USERS, type TvheadendSimulator, type SimEvent, type SimOptions } from '../src/sim';
+import type { HtspSession } from '../src/htsp/session';
 import type { HtsmsgMap } from '../src/htsp/codec';
 import { HtspError } from '../src/htsp/errors';
 import type { EpgEvent } from '../src/htsp/messages';
@@ -22,44 +22,20 @@ import {
   stopRecording,
 } from '../src/htsp/dvr';
 import { ScriptedServer, type Handler } from './helpers/scripted-server';
+import { onCleanup, readySession, startSim } from './helpers/sim-session';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function startSim(opts: SimOptions = {}): Promise<TvheadendSimulator> {
-  const s = new TvheadendSimulator({ port: 0, speed: 0, channels: 8, epgHours: 24, seed: 3, ...opts });
-  await s.start();
-  cleanups.push(() => s.stop());
-  return s;
-}
-
-async function readySession(port: number, opts: Partial<SessionOptions> = {}): Promise<HtspSession> {
-  const sess = new HtspSession({
-    host: '127.0.0.1',
-    port,
-    username: 'demo',
-    password: 'demo',
-    pingIntervalMs: 0,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
-    ...opts,
-  });
-  cleanups.push(() => sess.stop());
-  const ready = new Promise<void>((resolve) => sess.once('ready', () => resolve()));
-  sess.start();
-  await ready;
-  return sess;
-}
+/** A small fixed world on a stopped clock (speed 0): the same programmes every run. */
+const dvrSim = (t: TestContext, opts: SimOptions = {}): Promise<TvheadendSimulator> =>
+  startSim(t, { speed: 0, channels: 8, epgHours: 24, seed: 3, ...opts });
 
 /** The methods the simulator receives from now on. */
-function record(sim: TvheadendSimulator): Array<{ method: string; message: HtsmsgMap }> {
+function record(t: TestContext, sim: TvheadendSimulator): Array<{ method: string; message: HtsmsgMap }> {
   const seen: Array<{ method: string; message: HtsmsgMap }> = [];
   const on = (r: { method?: string; message: HtsmsgMap }): void => {
     if (r.method) seen.push({ method: r.method, message: r.message });
   };
   sim.on('request', on);
-  cleanups.push(() => sim.off('request', on));
+  onCleanup(t, () => sim.off('request', on));
   return seen;
 }
 
@@ -92,10 +68,10 @@ test('dvrStatus: what a person means by the state of a recording', () => {
 });
 
 describe('against the simulator', () => {
-  test('recordEvent by id: resolves with the entry the server pushed', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
-    const requests = record(sim);
+  test('recordEvent by id: resolves with the entry the server pushed', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
     const ev = futureEvent(sim, 1);
     const r = await recordEvent(sess, ev.id, { comment: 'from the test', priority: 1, configName: '' });
     assert.equal(r.removed, false);
@@ -112,10 +88,10 @@ describe('against the simulator', () => {
     assert.equal('configName' in (add?.message ?? {}), false, 'an empty config name is left out (the user’s default)');
   });
 
-  test('recordEvent: an unknown event id is bad input, and nothing is added', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
-    const requests = record(sim);
+  test('recordEvent: an unknown event id is bad input, and nothing is added', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
     const before = sim.dvrEntries.length;
     await rejects(recordEvent(sess, 987654321), 'bad-input', /unknown EPG event 987654321/);
     await rejects(recordEvent(sess, 0), 'bad-input', /EPG event id must be a whole number/);
@@ -126,11 +102,11 @@ describe('against the simulator', () => {
     assert.equal(sim.dvrEntries.length, before);
   });
 
-  test('recordEvent with an event object: taken as known, no lookup even without EPG sync', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port, { epg: false });
+  test('recordEvent with an event object: taken as known, no lookup even without EPG sync', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port, { epg: false });
     const ev: EpgEvent = await sess.call('getEvent', { eventId: futureEvent(sim, 2).id });
-    const requests = record(sim);
+    const requests = record(t, sim);
     const r = await recordEvent(sess, ev);
     assert.equal(r.entry?.eventId, ev.eventId);
     assert.deepEqual(
@@ -139,10 +115,10 @@ describe('against the simulator', () => {
     );
   });
 
-  test('addTimer: a manual entry; impossible timers are bad input and never sent', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
-    const requests = record(sim);
+  test('addTimer: a manual entry; impossible timers are bad input and never sent', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
     const channelId = sim.channels[3].id;
     const start = sim.now() + 7200;
     const r = await addTimer(sess, { channelId, start, stop: start + 1800, title: 'Timer test', subtitle: 'Part 1', stopExtra: 5 });
@@ -162,9 +138,9 @@ describe('against the simulator', () => {
     assert.equal(requests.filter((x) => x.method === 'addDvrEntry').length, 1, 'none of them was sent');
   });
 
-  test('stop, cancel and delete resolve with the entry after the server’s change', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
+  test('stop, cancel and delete resolve with the entry after the server’s change', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
     const running = sim.dvrEntries.find((e) => e.state === 'recording');
     assert.ok(running);
     const stopped = await stopRecording(sess, running.id);
@@ -196,9 +172,9 @@ describe('against the simulator', () => {
     await rejects(deleteRecording(sess, 1.5), 'bad-input', /DVR entry id must be a whole number/);
   });
 
-  test('listRecordings: the cached entries with a status, by start time', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
+  test('listRecordings: the cached entries with a status, by start time', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
     const all = listRecordings(sess);
     assert.equal(all.length, sim.dvrEntries.length);
     for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].start <= all[i].start);
@@ -212,10 +188,10 @@ describe('against the simulator', () => {
     assert.ok(listRecordings(sess, 'failed').length >= 2, 'the simulator has a failed and a missed recording');
   });
 
-  test('addAutorec sends the wire fields Tvheadend needs (G18); deleteAutorec removes the rule', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
-    const requests = record(sim);
+  test('addAutorec sends the wire fields Tvheadend needs (G18); deleteAutorec removes the rule', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
     const sports = sim.channels.find((c) => c.genre === 'sports');
     assert.ok(sports);
 
@@ -252,11 +228,11 @@ describe('against the simulator', () => {
     await rejects(deleteAutorec(sess, ''), 'bad-input', /autorec rule id/);
   });
 
-  test('a user without DVR rights gets noaccess, and the server is not asked (G16)', async () => {
-    const sim = await startSim({ users: [...DEFAULT_USERS, { username: 'viewer', password: 'viewer', rights: { streaming: true } }] });
-    const sess = await readySession(sim.port, { username: 'viewer', password: 'viewer' });
+  test('a user without DVR rights gets noaccess, and the server is not asked (G16)', async (t) => {
+    const sim = await dvrSim(t, { users: [...DEFAULT_USERS, { username: 'viewer', password: 'viewer', rights: { streaming: true } }] });
+    const sess = await readySession(t, sim.port, { username: 'viewer', password: 'viewer' });
     assert.equal(sess.rights?.dvr, false);
-    const requests = record(sim);
+    const requests = record(t, sim);
     const start = sim.now() + 3600;
     const attempts: Array<Promise<unknown>> = [
       recordEvent(sess, futureEvent(sim, 0).id),
@@ -271,9 +247,9 @@ describe('against the simulator', () => {
     assert.deepEqual(requests, []);
   });
 
-  test('ChangeWatch keeps what it saw before the wait, and close ends a wait', async () => {
-    const sim = await startSim();
-    const sess = await readySession(sim.port);
+  test('ChangeWatch keeps what it saw before the wait, and close ends a wait', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
     const entry = sim.dvrEntries[0];
     const watch = new ChangeWatch(sess);
     try {
@@ -314,7 +290,7 @@ describe('against a scripted server', () => {
     state: 'scheduled',
   });
 
-  async function scripted(handlers: Record<string, Handler>): Promise<HtspSession> {
+  async function scripted(t: TestContext, handlers: Record<string, Handler>): Promise<HtspSession> {
     const srv = new ScriptedServer({
       handlers: {
         enableAsyncMetadata: (_req, c) => {
@@ -325,20 +301,20 @@ describe('against a scripted server', () => {
       },
     });
     await srv.start();
-    cleanups.push(() => srv.stop());
-    return readySession(srv.port);
+    onCleanup(t, () => srv.stop());
+    return readySession(t, srv.port);
   }
 
-  test('no push after the reply: the id only, after the bounded wait', async () => {
-    const sess = await scripted({ addDvrEntry: () => ({ success: 1, id: 4242 }) });
+  test('no push after the reply: the id only, after the bounded wait', async (t) => {
+    const sess = await scripted(t, { addDvrEntry: () => ({ success: 1, id: 4242 }) });
     const t0 = Date.now();
     const r = await recordEvent(sess, { eventId: 5, start: 0, stop: 1 } as EpgEvent, { waitMs: 150 });
     assert.deepEqual(r, { id: 4242, removed: false });
     assert.ok(Date.now() - t0 >= 140, 'waited');
   });
 
-  test('a push that follows the reply is waited for', async () => {
-    const sess = await scripted({
+  test('a push that follows the reply is waited for', async (t) => {
+    const sess = await scripted(t, {
       addDvrEntry: (_req, c) => {
         setTimeout(() => c.send(fullEntry(77)), 30);
         return { success: 1, id: 77 };
@@ -348,14 +324,14 @@ describe('against a scripted server', () => {
     assert.equal(r.entry?.title, 'Scripted');
   });
 
-  test('success: 0 without an error text is a server error', async () => {
-    const sess = await scripted({ addAutorecEntry: () => ({ success: 0 }), deleteDvrEntry: () => ({ success: 0 }) });
+  test('success: 0 without an error text is a server error', async (t) => {
+    const sess = await scripted(t, { addAutorecEntry: () => ({ success: 0 }), deleteDvrEntry: () => ({ success: 0 }) });
     await rejects(addAutorec(sess, { title: 'x' }), 'server', /did not carry out addAutorecEntry/);
     await rejects(deleteRecording(sess, 3), 'server', /did not carry out deleteDvrEntry/);
   });
 
-  test('a reply without the new id is a server error', async () => {
-    const sess = await scripted({ addDvrEntry: () => ({ success: 1 }) });
+  test('a reply without the new id is a server error', async (t) => {
+    const sess = await scripted(t, { addDvrEntry: () => ({ success: 1 }) });
     await rejects(recordEvent(sess, { eventId: 5, start: 0, stop: 1 } as EpgEvent), 'server', /did not say its id/);
   });
 });

@@ -4,8 +4,8 @@ import { EventEmitter, once } from 'node:events';
 
 import type { HtsmsgMap } from '../src/htsp/codec';
 import { HtspError } from '../src/htsp/errors';
-import { HtspSession, type SessionOptions } from '../src/htsp/session';
-import { TvheadendSimulator, type SimOptions } from '../src/sim';
+import type { HtspSession, SessionOptions } from '../src/htsp/session';
+import type { TvheadendSimulator, SimOptions } from '../src/sim';
 import {
   ServerStatusPoller,
   STATUS_PATHS,
@@ -15,6 +15,7 @@ import {
   type StatusSession,
   type StatusUnavailable,
 } from '../src/htsp/server-status';
+import { collect, newSession, startSim, waitFor as waitForEvent } from './helpers/sim-session';
 
 // ---------------------------------------------------------------------------------------------
 // A scripted session: answers `api` from per-path lists, counts requests, changes state on demand.
@@ -537,54 +538,35 @@ interface Live {
   apiRequests: () => number;
 }
 
+/** A simulator and a session to it, not started yet; both stopped when the test ends. */
 async function live(t: TestContext, simOpts: SimOptions = {}, sessOpts: Partial<SessionOptions> = {}): Promise<Live> {
   // No DVR entries by default: a recording is a subscription too, and would add to every list.
-  const sim = new TvheadendSimulator({ port: 0, speed: 0, dvrEntries: [], ...simOpts });
-  await sim.start();
+  const sim = await startSim(t, { speed: 0, dvrEntries: [], ...simOpts });
   let api = 0;
   sim.on('request', (r: { method?: string }) => {
     if (r.method === 'api') api++;
   });
-  const session = new HtspSession({
-    host: '127.0.0.1',
-    port: sim.port,
-    username: 'demo',
-    password: 'demo',
-    pingIntervalMs: 0,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
-    ...sessOpts,
-  });
-  t.after(async () => {
-    await session.stop();
-    await sim.stop();
-  });
+  const session = newSession(t, sim.port, sessOpts);
   return { sim, session, apiRequests: () => api };
 }
 
-/** Resolves with the first emitted value that passes `pred`; rejects after `ms`. */
-function waitFor<T>(em: EventEmitter, event: string, pred: (v: T) => boolean = () => true, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      em.off(event, on);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, ms);
-    const on = (v: T): void => {
-      if (!pred(v)) return;
-      clearTimeout(timer);
-      em.off(event, on);
-      resolve(v);
-    };
-    em.on(event, on);
-  });
+/** A poller of `session` every `intervalMs`, stopped when the test ends. */
+function livePoller(t: TestContext, session: StatusSession, intervalMs: number): ServerStatusPoller {
+  const poller = new ServerStatusPoller(session, { intervalMs });
+  t.after(() => poller.stop());
+  return poller;
+}
+
+/** Resolves with the first emitted value that passes `pred`; rejects after 5 s. */
+function waitFor<T>(em: EventEmitter, event: string, pred?: (v: T) => boolean, ms = 5000): Promise<T> {
+  return waitForEvent(em, event, pred, ms);
 }
 
 describe('ServerStatusPoller against the simulator', () => {
   test('admin: viewers (external and our own subscription) appear and disappear', async (t) => {
     const { sim, session } = await live(t);
-    const poller = new ServerStatusPoller(session, { intervalMs: 30 });
-    t.after(() => poller.stop());
-    const events: StatusChangeEvent[] = [];
-    poller.on('change', (e) => events.push(e));
+    const poller = livePoller(t, session, 30);
+    const events = collect<StatusChangeEvent>(poller, 'change');
     poller.start();
     session.start();
     await waitFor(poller, 'poll');
@@ -643,10 +625,8 @@ describe('ServerStatusPoller against the simulator', () => {
       { users: [{ username: 'viewer', password: 'pw', rights: { streaming: true, dvr: true } }] },
       { username: 'viewer', password: 'pw' },
     );
-    const poller = new ServerStatusPoller(session, { intervalMs: 20 });
-    t.after(() => poller.stop());
-    const unavailable: StatusUnavailable[] = [];
-    poller.on('unavailable', (u) => unavailable.push(u));
+    const poller = livePoller(t, session, 20);
+    const unavailable = collect<StatusUnavailable>(poller, 'unavailable');
     poller.start();
     session.start();
     await waitFor(session, 'ready');
@@ -678,10 +658,8 @@ describe('ServerStatusPoller against the simulator', () => {
       on: (e, l) => session.on(e, l),
       off: (e, l) => session.off(e, l),
     };
-    const poller = new ServerStatusPoller(blind, { intervalMs: 20 });
-    t.after(() => poller.stop());
-    const unavailable: StatusUnavailable[] = [];
-    poller.on('unavailable', (u) => unavailable.push(u));
+    const poller = livePoller(t, blind, 20);
+    const unavailable = collect<StatusUnavailable>(poller, 'unavailable');
     poller.start();
     session.start();
     await waitFor(poller, 'unavailable');
@@ -750,8 +728,7 @@ describe('ServerStatusPoller against the simulator', () => {
   test('reconnect: what changed while offline comes as resync adds and deletes', async (t) => {
     const { sim, session } = await live(t);
     const ch = sim.channels;
-    const poller = new ServerStatusPoller(session, { intervalMs: 30 });
-    t.after(() => poller.stop());
+    const poller = livePoller(t, session, 30);
     const a = sim.addExternalViewer({ channelId: ch[0].id, username: 'a', hostname: '10.0.0.1' });
     poller.start();
     session.start();
@@ -759,8 +736,7 @@ describe('ServerStatusPoller against the simulator', () => {
     const before = poller.current();
     assert.equal(before.subscriptions.length, 1);
 
-    const events: StatusChangeEvent[] = [];
-    poller.on('change', (e) => events.push(e));
+    const events = collect<StatusChangeEvent>(poller, 'change');
     sim.dropConnections();
     // Changed while we are away: a leaves, b arrives.
     sim.removeExternalViewer(a);

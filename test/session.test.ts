@@ -1,71 +1,31 @@
-import { test, describe, afterEach } from 'node:test';
+import { test, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
-import { TvheadendSimulator, type SimOptions } from '../src/sim';
-import { HtspSession, type SessionOptions, type SessionStatus } from '../src/htsp/session';
+import type { TvheadendSimulator, SimOptions } from '../src/sim';
+import type { HtspSession, SessionOptions, SessionStatus } from '../src/htsp/session';
 import { valueEquals, type ChangeEvent } from '../src/htsp/cache';
 import type { HtsmsgValue } from '../src/htsp/codec';
 import { HtspError } from '../src/htsp/errors';
 import { ScriptedServer, type ScriptedConnection } from './helpers/scripted-server';
+import { collect, newSession, onCleanup, sleep, startSim, untilReady, untilState, waitFor, withSimSession, type SimSession } from './helpers/sim-session';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function sim(opts: SimOptions = {}): Promise<TvheadendSimulator> {
-  const s = new TvheadendSimulator({ port: 0, speed: 0, ...opts });
-  await s.start();
-  cleanups.push(() => s.stop());
-  return s;
-}
-
-function session(s: TvheadendSimulator, opts: Partial<SessionOptions> = {}): HtspSession {
-  const sess = new HtspSession({
-    host: '127.0.0.1',
-    port: s.port,
-    username: 'demo',
-    password: 'demo',
-    pingIntervalMs: 0,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
-    ...opts,
-  });
-  cleanups.push(() => sess.stop());
-  return sess;
-}
-
-function waitFor<T = unknown>(em: EventEmitter, event: string, pred: (v: T) => boolean = () => true, ms = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      em.off(event, on);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, ms);
-    const on = (v: T): void => {
-      if (!pred(v)) return;
-      clearTimeout(timer);
-      em.off(event, on);
-      resolve(v);
-    };
-    em.on(event, on);
-  });
-}
-
-const ready = (sess: HtspSession, ms?: number): Promise<unknown> => waitFor(sess, 'ready', undefined, ms);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A fixed clock (speed 0): nothing changes at the server unless a test says so. */
+const sim = (t: TestContext, opts: SimOptions = {}): Promise<TvheadendSimulator> => startSim(t, { speed: 0, ...opts });
+/** That simulator and a ready session to it. */
+const simSession = (t: TestContext, simOpts: SimOptions = {}, sessOpts: Partial<SessionOptions> = {}): Promise<SimSession> =>
+  withSimSession(t, { speed: 0, ...simOpts }, sessOpts);
 
 function key(c: ChangeEvent): string {
   return `${c.action} ${c.kind} ${c.id}${c.action === 'update' ? ' ' + [...c.changed].sort().join(',') : ''}`;
 }
 
 describe('connecting', () => {
-  test('good credentials: visible states up to ready, cache filled, status counts', async () => {
-    const s = await sim();
-    const sess = session(s);
-    const states: SessionStatus[] = [];
-    sess.on('state', (st) => states.push(st));
+  test('good credentials: visible states up to ready, cache filled, status counts', async (t) => {
+    const s = await sim(t);
+    const sess = newSession(t, s.port);
+    const states = collect<SessionStatus>(sess, 'state');
     sess.start();
     sess.start(); // idempotent
-    await ready(sess);
+    await untilReady(sess);
     assert.deepEqual(
       states.map((x) => x.state),
       ['connecting', 'authenticating', 'syncing', 'ready'],
@@ -87,15 +47,15 @@ describe('connecting', () => {
     assert.equal(nn.next?.eventId, s.getNowNext(ch.id).next?.id);
   });
 
-  test('bad credentials: auth-failed, kept, no retry storm; start() tries once more', async () => {
-    const s = await sim();
+  test('bad credentials: auth-failed, kept, no retry storm; start() tries once more', async (t) => {
+    const s = await sim(t);
     let connections = 0;
     s.on('connection', () => connections++);
-    const sess = session(s, { password: 'not-the-password-xyz' });
+    const sess = newSession(t, s.port, { password: 'not-the-password-xyz' });
     const states: string[] = [];
     sess.on('state', (st) => states.push(st.state));
     sess.start();
-    await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'auth-failed');
+    await untilState(sess, 'auth-failed');
     assert.equal(sess.status.error?.code, 'auth-failed');
     assert.ok(!sess.status.error?.message.includes('not-the-password-xyz'));
     await sleep(1500);
@@ -103,31 +63,31 @@ describe('connecting', () => {
     assert.equal(sess.state, 'auth-failed');
     assert.equal(sess.status.nextRetryAt, undefined);
     sess.start();
-    await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'auth-failed');
+    await untilState(sess, 'auth-failed');
     assert.equal(connections, 2);
     await assert.rejects(sess.call('getSysTime'), (e: HtspError) => e.code === 'disconnected');
   });
 
-  test('after auth-failed, new credentials through reconfigure() connect', async () => {
-    const s = await sim();
-    const sess = session(s, { password: 'bad' });
+  test('after auth-failed, new credentials through reconfigure() connect', async (t) => {
+    const s = await sim(t);
+    const sess = newSession(t, s.port, { password: 'bad' });
     sess.start();
-    await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'auth-failed');
-    const back = ready(sess);
+    await untilState(sess, 'auth-failed');
+    const back = untilReady(sess);
     sess.reconfigure({ password: 'demo' });
     await back;
     assert.equal(sess.status.error, undefined);
   });
 
-  test('on-demand auth through the session: anonymous first, credentials on noaccess', async () => {
-    const s = await sim({ anonymousRights: { streaming: true } });
+  test('on-demand auth through the session: anonymous first, credentials on noaccess', async (t) => {
+    const s = await sim(t, { anonymousRights: { streaming: true } });
     const methods: Array<{ method: string | undefined; user: unknown }> = [];
     s.on('request', (r: { method: string | undefined; message: Record<string, unknown> }) =>
       methods.push({ method: r.method, user: r.message.username }),
     );
-    const sess = session(s, { authOnDemand: true });
+    const sess = newSession(t, s.port, { authOnDemand: true });
     sess.start();
-    await ready(sess);
+    await untilReady(sess);
     assert.equal(sess.cache.counts.dvrEntries, 0, 'anonymous sees no recordings');
     const reply = await sess.call('getDvrConfigs');
     assert.ok(Array.isArray(reply.dvrconfigs));
@@ -138,9 +98,9 @@ describe('connecting', () => {
     );
   });
 
-  test('call/callRaw reject disconnected at once when not connected', async () => {
-    const s = await sim();
-    const sess = session(s);
+  test('call/callRaw reject disconnected at once when not connected', async (t) => {
+    const s = await sim(t);
+    const sess = newSession(t, s.port);
     const t0 = Date.now();
     await assert.rejects(sess.call('getSysTime'), (e: HtspError) => e.code === 'disconnected');
     await assert.rejects(sess.callRaw('anything'), (e: HtspError) => e.code === 'disconnected');
@@ -149,11 +109,8 @@ describe('connecting', () => {
 });
 
 describe('faults', () => {
-  test('request timeout from a slow server; the session stays ready', async () => {
-    const s = await sim();
-    const sess = session(s);
-    sess.start();
-    await ready(sess);
+  test('request timeout from a slow server; the session stays ready', async (t) => {
+    const { sim: s, session: sess } = await simSession(t);
     s.setReplyDelay(400, ['getDiskSpace']);
     await assert.rejects(sess.call('getDiskSpace', {}, { timeoutMs: 100 }), (e: HtspError) => e.code === 'timeout');
     assert.equal(sess.state, 'ready');
@@ -163,54 +120,40 @@ describe('faults', () => {
     await sess.call('getDiskSpace');
   });
 
-  test('half-open connection: a stalled server is detected by the ping and the session reconnects', async () => {
-    const s = await sim();
-    const sess = session(s, { pingIntervalMs: 100, pingTimeoutMs: 200, connectTimeoutMs: 300 });
-    sess.start();
-    await ready(sess);
-    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+  test('half-open connection: a stalled server is detected by the ping and the session reconnects', async (t) => {
+    const { sim: s, session: sess } = await simSession(t, {}, { pingIntervalMs: 100, pingTimeoutMs: 200, connectTimeoutMs: 300 });
+    const lost = untilState(sess, 'disconnected');
     s.stall(1200);
     const st = await lost;
     assert.equal(st.error?.code, 'timeout');
     assert.match(st.error!.message, /liveness/);
     assert.ok(typeof st.nextRetryAt === 'number');
-    await ready(sess, 8000);
+    await untilReady(sess, 8000);
     assert.equal(sess.state, 'ready');
   });
 
-  test('garbage from the server: protocol error, then a clean reconnect without changes', async () => {
-    const s = await sim();
-    const sess = session(s);
-    sess.start();
-    await ready(sess);
-    const changes: ChangeEvent[] = [];
-    sess.on('change', (c) => changes.push(c));
-    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+  test('garbage from the server: protocol error, then a clean reconnect without changes', async (t) => {
+    const { sim: s, session: sess, changes } = await simSession(t);
+    const lost = untilState(sess, 'disconnected');
     s.sendGarbage();
     const st = await lost;
     assert.equal(st.error?.code, 'protocol');
-    await ready(sess);
+    await untilReady(sess);
     assert.deepEqual(changes.map(key), [], 'nothing changed on the server, so nothing is reported');
   });
 
-  test('an oversized frame length: protocol error and reconnect', async () => {
-    const s = await sim();
-    const sess = session(s);
-    sess.start();
-    await ready(sess);
-    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+  test('an oversized frame length: protocol error and reconnect', async (t) => {
+    const { sim: s, session: sess } = await simSession(t);
+    const lost = untilState(sess, 'disconnected');
     s.sendOversizeLength();
     const st = await lost;
     assert.equal(st.error?.code, 'protocol');
     assert.match(st.error!.message, /oversized|limit/);
-    await ready(sess);
+    await untilReady(sess);
   });
 
-  test('backoff grows while the server is down and resets after ready', async () => {
-    const s = await sim();
-    const sess = session(s, { reconnect: { initialDelayMs: 50, maxDelayMs: 400, jitter: 0 } });
-    sess.start();
-    await ready(sess);
+  test('backoff grows while the server is down and resets after ready', async (t) => {
+    const { sim: s, session: sess } = await simSession(t, {}, { reconnect: { initialDelayMs: 50, maxDelayMs: 400, jitter: 0 } });
     const delays: number[] = [];
     sess.on('state', (st) => {
       if (st.state === 'disconnected' && st.nextRetryAt) delays.push(st.nextRetryAt - Date.now());
@@ -218,7 +161,7 @@ describe('faults', () => {
     await s.stop();
     await sleep(1500);
     await s.start();
-    await ready(sess, 5000);
+    await untilReady(sess, 5000);
     assert.ok(delays.length >= 4, `delays ${delays.join(',')}`);
     for (let i = 2; i < delays.length; i++) assert.ok(delays[i] >= delays[i - 1] - 5, `not growing: ${delays.join(',')}`);
     assert.ok(Math.max(...delays) <= 400);
@@ -258,22 +201,17 @@ describe('resync', () => {
   }
 
   /** What a client that connects fresh now sees. */
-  async function freshView(s: TvheadendSimulator): Promise<Snapshot> {
-    const other = session(s);
+  async function freshView(t: TestContext, s: TvheadendSimulator): Promise<Snapshot> {
+    const other = newSession(t, s.port);
     other.start();
-    await ready(other);
+    await untilReady(other);
     const snap = snapshot(other);
     await other.stop();
     return snap;
   }
 
-  test('server restart while ready: exactly the changes made while the client was away', async () => {
-    const s = await sim();
-    const sess = session(s);
-    sess.start();
-    await ready(sess);
-    const changes: ChangeEvent[] = [];
-    sess.on('change', (c) => changes.push(c));
+  test('server restart while ready: exactly the changes made while the client was away', async (t) => {
+    const { sim: s, session: sess, changes } = await simSession(t);
     const before = snapshot(sess);
 
     await s.stop();
@@ -287,11 +225,11 @@ describe('resync', () => {
     const auto = s.autorecEntries[0];
     s.deleteAutorecEntry(auto.id);
     await s.start();
-    await ready(sess);
+    await untilReady(sess);
     await sleep(100);
 
     const got = changes.map(key).sort();
-    assert.deepEqual(got, diff(before, await freshView(s)));
+    assert.deepEqual(got, diff(before, await freshView(t, s)));
     // The test would notice a reconciliation that missed these:
     for (const k of [
       `update channel ${renamed.id} channelName`,
@@ -307,11 +245,10 @@ describe('resync', () => {
     assert.ok(changes.length < before.size / 2, 'unchanged objects are not reported');
   });
 
-  test('server restart in the middle of the first sync: exactly the changes, adds never repeated', async () => {
-    const s = await sim({ channels: 40, epgHours: 24 * 7 });
-    const sess = session(s);
-    const changes: ChangeEvent[] = [];
-    sess.on('change', (c) => changes.push(c));
+  test('server restart in the middle of the first sync: exactly the changes, adds never repeated', async (t) => {
+    const s = await sim(t, { channels: 40, epgHours: 24 * 7 });
+    const sess = newSession(t, s.port);
+    const changes = collect<ChangeEvent>(sess, 'change');
     let readyBeforeCut = false;
     let cut = false;
     sess.on('ready', () => {
@@ -321,7 +258,7 @@ describe('resync', () => {
     sess.start();
     await firstEvent;
     cut = true;
-    const lost = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected');
+    const lost = untilState(sess, 'disconnected');
     await s.stop();
     await lost;
     const atCut = snapshot(sess);
@@ -336,10 +273,10 @@ describe('resync', () => {
     const unseen = s.getEvents().find((e) => !atCut.has(`event ${e.id}`))!;
     s.deleteEvent(unseen.id);
     await s.start();
-    await ready(sess, 20_000);
+    await untilReady(sess, 20_000);
     const after = changes.slice(before).map(key).sort();
 
-    assert.deepEqual(after, diff(atCut, await freshView(s)));
+    assert.deepEqual(after, diff(atCut, await freshView(t, s)));
     assert.ok(after.includes(`update channel ${channel.id} channelName`));
     assert.ok(after.some((k) => k.startsWith(`update event ${seenEvents[0]} `)));
     assert.ok(!after.some((k) => k.endsWith(` event ${unseen.id}`)), 'an object never seen is never reported');
@@ -348,23 +285,18 @@ describe('resync', () => {
     assert.equal(sess.cache.counts.events, s.eventCount);
   });
 
-  test('EPG off: no events, and a reconnect with EPG off deletes none', async () => {
-    const s = await sim();
-    const sess = session(s, { epg: false });
-    sess.start();
-    await ready(sess);
+  test('EPG off: no events, and a reconnect with EPG off deletes none', async (t) => {
+    const { sim: s, session: sess, changes } = await simSession(t, {}, { epg: false });
     assert.equal(sess.cache.counts.events, 0);
-    const changes: ChangeEvent[] = [];
-    sess.on('change', (c) => changes.push(c));
     s.dropConnections();
-    await ready(sess);
+    await untilReady(sess);
     assert.deepEqual(changes.map(key), []);
   });
 });
 
 describe('sync watchdog', () => {
   /** A server that answers everything but sends metadata only as `script` says. */
-  async function syncServer(script: (c: ScriptedConnection, attempt: number) => void): Promise<ScriptedServer> {
+  async function syncServer(t: TestContext, script: (c: ScriptedConnection, attempt: number) => void): Promise<ScriptedServer> {
     let attempts = 0;
     const srv = new ScriptedServer({
       handlers: {
@@ -376,50 +308,35 @@ describe('sync watchdog', () => {
       },
     });
     await srv.start();
-    cleanups.push(() => srv.stop());
+    onCleanup(t, () => srv.stop());
     return srv;
-  }
-
-  function scriptedSession(port: number, opts: Partial<SessionOptions>): HtspSession {
-    const sess = new HtspSession({
-      host: '127.0.0.1',
-      port,
-      username: 'demo',
-      password: 'demo',
-      pingIntervalMs: 0,
-      reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
-      ...opts,
-    });
-    cleanups.push(() => sess.stop());
-    return sess;
   }
 
   const channelAdd = (id: number) => ({ method: 'channelAdd', channelId: id, channelNumber: id, channelName: `C${id}`, eventId: 0, nextEventId: 0, services: [], tags: [] });
 
-  test('a sync that stalls halfway: timeout, the connection is closed, and the session reconnects', async () => {
-    const s = await sim({ channels: 40, epgHours: 24 * 7 });
-    const sess = session(s, { syncTimeoutMs: 300 });
-    const states: SessionStatus[] = [];
-    sess.on('state', (st) => states.push(st));
+  test('a sync that stalls halfway: timeout, the connection is closed, and the session reconnects', async (t) => {
+    const s = await sim(t, { channels: 40, epgHours: 24 * 7 });
+    const sess = newSession(t, s.port, { syncTimeoutMs: 300 });
+    const states = collect<SessionStatus>(sess, 'state');
     const firstEvent = waitFor<ChangeEvent>(sess, 'change', (c) => c.kind === 'event');
     sess.start();
     await firstEvent;
     assert.equal(sess.state, 'syncing');
     s.stall();
     const t0 = Date.now();
-    const lost = await waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'disconnected', 5000);
+    const lost = await untilState(sess, 'disconnected', 5000);
     assert.equal(lost.error?.code, 'timeout');
     assert.match(lost.error!.message, /initial sync/);
     assert.ok(Date.now() - t0 >= 250, `gave up after ${Date.now() - t0} ms`);
     assert.ok(!states.some((st) => st.state === 'ready'));
     s.resume();
-    await ready(sess, 20_000);
+    await untilReady(sess, 20_000);
     assert.equal(sess.cache.counts.events, s.eventCount);
     assert.equal(s.connectionCount, 1, 'the stalled connection was closed');
   });
 
-  test('progress restarts the clock: a slow but steady sync is not cut', async () => {
-    const srv = await syncServer((c) => {
+  test('progress restarts the clock: a slow but steady sync is not cut', async (t) => {
+    const srv = await syncServer(t, (c) => {
       let n = 0;
       const timer = setInterval(() => {
         if (c.socket.destroyed) return clearInterval(timer);
@@ -428,19 +345,19 @@ describe('sync watchdog', () => {
         c.send({ method: 'initialSyncCompleted' });
       }, 40);
     });
-    const sess = scriptedSession(srv.port, { syncTimeoutMs: 150 });
+    const sess = newSession(t, srv.port, { syncTimeoutMs: 150 });
     const states: string[] = [];
     sess.on('state', (st) => states.push(st.state));
     sess.start();
-    await ready(sess, 5000);
+    await untilReady(sess, 5000);
     assert.equal(srv.connections.length, 1, 'one connection: never timed out');
     assert.ok(!states.includes('disconnected'));
     assert.equal(sess.cache.counts.channels, 12);
   });
 
-  test('a server that never completes: timed out and retried each time; 0 turns the watchdog off', async () => {
-    const srv = await syncServer((c) => c.send(channelAdd(1)));
-    const sess = scriptedSession(srv.port, { syncTimeoutMs: 100 });
+  test('a server that never completes: timed out and retried each time; 0 turns the watchdog off', async (t) => {
+    const srv = await syncServer(t, (c) => c.send(channelAdd(1)));
+    const sess = newSession(t, srv.port, { syncTimeoutMs: 100 });
     const errors: Array<string | undefined> = [];
     sess.on('state', (st) => {
       if (st.state === 'disconnected') errors.push(st.error?.code);
@@ -451,10 +368,10 @@ describe('sync watchdog', () => {
     assert.ok(errors.every((c) => c === 'timeout'));
     await sess.stop();
 
-    const patient = scriptedSession(srv.port, { syncTimeoutMs: 0 });
+    const patient = newSession(t, srv.port, { syncTimeoutMs: 0 });
     const before = srv.connections.length;
     patient.start();
-    await waitFor<SessionStatus>(patient, 'state', (st) => st.state === 'syncing');
+    await untilState(patient, 'syncing');
     await sleep(400);
     assert.equal(patient.state, 'syncing');
     assert.equal(srv.connections.length, before + 1);
@@ -462,14 +379,9 @@ describe('sync watchdog', () => {
 });
 
 describe('DVR entry updates', () => {
-  test('an error the server clears is gone from the cache, and the change says so', async () => {
+  test('an error the server clears is gone from the cache, and the change says so', async (t) => {
     const T0 = 1_800_000_000;
-    const s = await sim({ startTime: T0 });
-    const sess = session(s);
-    sess.start();
-    await ready(sess);
-    const changes: ChangeEvent[] = [];
-    sess.on('change', (c) => changes.push(c));
+    const { sim: s, session: sess, changes } = await simSession(t, { startTime: T0 });
     const cached = (id: number): Record<string, unknown> | undefined => sess.cache.dvrEntriesById.get(id) as Record<string, unknown> | undefined;
 
     // A finished recording whose error is taken back (the server's record no longer has one).
@@ -511,10 +423,10 @@ describe('DVR entry updates', () => {
 });
 
 describe('lifecycle', () => {
-  test('stop() is prompt during a connect to a stalled server and leaves nothing behind', async () => {
-    const s = await sim();
+  test('stop() is prompt during a connect to a stalled server and leaves nothing behind', async (t) => {
+    const s = await sim(t);
     s.stall();
-    const sess = session(s, { connectTimeoutMs: 10_000 });
+    const sess = newSession(t, s.port, { connectTimeoutMs: 10_000 });
     const connecting = waitFor<SessionStatus>(sess, 'state', (st) => st.state === 'authenticating' || st.state === 'connecting');
     sess.start();
     await connecting;
@@ -528,11 +440,8 @@ describe('lifecycle', () => {
     assert.equal(s.connectionCount, 0);
   });
 
-  test('50 reconnect cycles: no growth in sockets, timers or listeners', async () => {
-    const s = await sim();
-    const sess = session(s, { pingIntervalMs: 10_000 });
-    sess.start();
-    await ready(sess);
+  test('50 reconnect cycles: no growth in sockets, timers or listeners', async (t) => {
+    const { sim: s, session: sess } = await simSession(t, {}, { pingIntervalMs: 10_000 });
     const sub = sess.subscribe(s.channels[1].id);
     await waitFor(sub, 'start');
     const count = (type: string): number => process.getActiveResourcesInfo().filter((r) => r === type).length;
@@ -541,7 +450,7 @@ describe('lifecycle', () => {
     const listeners0 = sess.cache.listenerCount('change') + sub.listenerCount('start');
     const ids = new Set<number>([sub.id]);
     for (let i = 0; i < 50; i++) {
-      const back = ready(sess);
+      const back = untilReady(sess);
       s.dropConnections();
       await back;
       ids.add(sub.id);

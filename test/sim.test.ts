@@ -25,6 +25,18 @@ async function client(port: number, login = true): Promise<RawClient> {
   return c;
 }
 
+/** A simulator and one logged-in client to it, for `fn`; both closed afterwards. */
+async function withClient(opts: SimOptions, fn: (sim: TvheadendSimulator, c: RawClient, port: number) => Promise<void>): Promise<void> {
+  await withSim(opts, async (sim, port) => {
+    const c = await client(port);
+    try {
+      await fn(sim, c, port);
+    } finally {
+      await c.close();
+    }
+  });
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('hello reply has the real server shape; version and challenge rules', async () => {
@@ -117,69 +129,59 @@ test('missing rights: 250 ms delay then noaccess; DVR-only user; unknown method'
 });
 
 test('getSysTime, getDiskSpace, profiles and configs answer with the real fields', async () => {
-  await withSim({ startTime: T0, speed: 0, gmtOffsetMinutes: 60 }, async (_sim, port) => {
-    const c = await client(port);
-    try {
-      const t = await c.request('getSysTime');
-      assert.deepEqual(t, { time: T0, timezone: -1, gmtoffset: 60, seq: t.seq });
-      const d = await c.request('getDiskSpace');
-      assert.deepEqual(Object.keys(d), ['freediskspace', 'useddiskspace', 'totaldiskspace', 'seq']);
-      assert.equal((d.freediskspace as number) + (d.useddiskspace as number), d.totaldiskspace);
-      const p = await c.request('getProfiles');
-      assert.ok((p.profiles as HtsmsgMap[]).some((x) => x.name === 'htsp'));
-    } finally {
-      await c.close();
-    }
+  await withClient({ startTime: T0, speed: 0, gmtOffsetMinutes: 60 }, async (_sim, c) => {
+    const t = await c.request('getSysTime');
+    assert.deepEqual(t, { time: T0, timezone: -1, gmtoffset: 60, seq: t.seq });
+    const d = await c.request('getDiskSpace');
+    assert.deepEqual(Object.keys(d), ['freediskspace', 'useddiskspace', 'totaldiskspace', 'seq']);
+    assert.equal((d.freediskspace as number) + (d.useddiskspace as number), d.totaldiskspace);
+    const p = await c.request('getProfiles');
+    assert.ok((p.profiles as HtsmsgMap[]).some((x) => x.name === 'htsp'));
   });
 });
 
 test('enableAsyncMetadata: reply first, then the initial burst in the real order', async () => {
-  await withSim({ startTime: T0, speed: 0 }, async (sim, port) => {
-    const c = await client(port);
-    try {
-      const from = c.messages.length;
-      await c.request('enableAsyncMetadata', { epg: 1 });
-      await c.waitForMethod('initialSyncCompleted', { from });
-      const got = c.messages.slice(from);
-      assert.equal(got[0].method, undefined, 'the reply comes before any metadata');
-      const order: string[] = [];
-      for (const m of got.slice(1)) if (order[order.length - 1] !== m.method) order.push(String(m.method));
-      assert.deepEqual(order, [
-        'tagAdd',
-        'channelAdd',
-        'tagUpdate',
-        'autorecEntryAdd',
-        'timerecEntryAdd',
-        'dvrEntryAdd',
-        'eventAdd',
-        'initialSyncCompleted',
-      ]);
-      assert.equal(c.byMethod('channelAdd', from).length, sim.channels.length);
-      assert.equal(c.byMethod('tagAdd', from).length, sim.tags.length);
-      assert.equal(c.byMethod('dvrEntryAdd', from).length, sim.dvrEntries.length);
-      assert.equal(c.byMethod('eventAdd', from).length, sim.eventCount);
-      assert.ok(c.byMethod('tagAdd', from).every((m) => !('members' in m)));
-      assert.ok(c.byMethod('tagUpdate', from).every((m) => Array.isArray(m.members)));
-      const ch = c.byMethod('channelAdd', from)[0];
-      for (const k of ['channelId', 'channelIdStr', 'channelNumber', 'channelName', 'eventId', 'nextEventId', 'services', 'tags']) {
-        assert.ok(k in ch, k);
-      }
-      assert.match(ch.channelIdStr as string, /^[0-9a-f]{32}$/);
-      const states = new Set(c.byMethod('dvrEntryAdd', from).map((m) => m.state));
-      for (const s of ['scheduled', 'recording', 'completed', 'missed']) assert.ok(states.has(s), `default entries include ${s}`);
-      const ev = c.byMethod('eventAdd', from)[0];
-      assert.equal(ev.eventId, ch.eventId, 'the first event of a channel is its running one');
-      assert.ok((ev.start as number) <= T0 && (ev.stop as number) > T0);
-      assert.equal(c.byMethod('initialSyncCompleted', from).length, 1);
-      // A second call does not repeat the burst.
-      const from2 = c.messages.length;
-      await c.request('enableAsyncMetadata', { epg: 1 });
-      await sleep(100);
-      assert.equal(c.byMethod('channelAdd', from2).length, 0);
-      assert.equal(c.byMethod('initialSyncCompleted', from2).length, 0);
-    } finally {
-      await c.close();
+  await withClient({ startTime: T0, speed: 0 }, async (sim, c) => {
+    const from = c.messages.length;
+    await c.request('enableAsyncMetadata', { epg: 1 });
+    await c.waitForMethod('initialSyncCompleted', { from });
+    const got = c.messages.slice(from);
+    assert.equal(got[0].method, undefined, 'the reply comes before any metadata');
+    const order: string[] = [];
+    for (const m of got.slice(1)) if (order[order.length - 1] !== m.method) order.push(String(m.method));
+    assert.deepEqual(order, [
+      'tagAdd',
+      'channelAdd',
+      'tagUpdate',
+      'autorecEntryAdd',
+      'timerecEntryAdd',
+      'dvrEntryAdd',
+      'eventAdd',
+      'initialSyncCompleted',
+    ]);
+    assert.equal(c.byMethod('channelAdd', from).length, sim.channels.length);
+    assert.equal(c.byMethod('tagAdd', from).length, sim.tags.length);
+    assert.equal(c.byMethod('dvrEntryAdd', from).length, sim.dvrEntries.length);
+    assert.equal(c.byMethod('eventAdd', from).length, sim.eventCount);
+    assert.ok(c.byMethod('tagAdd', from).every((m) => !('members' in m)));
+    assert.ok(c.byMethod('tagUpdate', from).every((m) => Array.isArray(m.members)));
+    const ch = c.byMethod('channelAdd', from)[0];
+    for (const k of ['channelId', 'channelIdStr', 'channelNumber', 'channelName', 'eventId', 'nextEventId', 'services', 'tags']) {
+      assert.ok(k in ch, k);
     }
+    assert.match(ch.channelIdStr as string, /^[0-9a-f]{32}$/);
+    const states = new Set(c.byMethod('dvrEntryAdd', from).map((m) => m.state));
+    for (const s of ['scheduled', 'recording', 'completed', 'missed']) assert.ok(states.has(s), `default entries include ${s}`);
+    const ev = c.byMethod('eventAdd', from)[0];
+    assert.equal(ev.eventId, ch.eventId, 'the first event of a channel is its running one');
+    assert.ok((ev.start as number) <= T0 && (ev.stop as number) > T0);
+    assert.equal(c.byMethod('initialSyncCompleted', from).length, 1);
+    // A second call does not repeat the burst.
+    const from2 = c.messages.length;
+    await c.request('enableAsyncMetadata', { epg: 1 });
+    await sleep(100);
+    assert.equal(c.byMethod('channelAdd', from2).length, 0);
+    assert.equal(c.byMethod('initialSyncCompleted', from2).length, 0);
   });
 });
 
@@ -208,118 +210,103 @@ test('epgMaxTime limits the events in the burst; epg 0 sends none', async () => 
 });
 
 test('a DVR entry moves scheduled → recording → completed as the clock advances', async () => {
-  await withSim({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, port) => {
-    const c = await client(port);
-    try {
-      await c.request('enableAsyncMetadata', {});
-      await c.waitForMethod('initialSyncCompleted');
-      const ch = sim.channels[0];
-      let from = c.messages.length;
-      const e = sim.addDvrEntry({ channelId: ch.id, start: T0 + 600, stop: T0 + 1800, title: 'Clock Test', startExtra: 2 });
-      const add = await c.waitForMethod('dvrEntryAdd', { from });
-      assert.equal(add.id, e.id);
-      assert.equal(add.state, 'scheduled');
+  await withClient({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, c) => {
+    await c.request('enableAsyncMetadata', {});
+    await c.waitForMethod('initialSyncCompleted');
+    const ch = sim.channels[0];
+    let from = c.messages.length;
+    const e = sim.addDvrEntry({ channelId: ch.id, start: T0 + 600, stop: T0 + 1800, title: 'Clock Test', startExtra: 2 });
+    const add = await c.waitForMethod('dvrEntryAdd', { from });
+    assert.equal(add.id, e.id);
+    assert.equal(add.state, 'scheduled');
 
-      from = c.messages.length;
-      sim.advance(400); // 2 minutes of padding before 600 s
-      await sleep(30);
-      assert.equal(c.byMethod('dvrEntryUpdate', from).length === 0 || c.byMethod('dvrEntryUpdate', from).every((m) => m.state === 'scheduled'), true);
-      sim.advance(100);
-      const rec = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.state === 'recording' });
-      assert.equal(rec.id, e.id);
-      assert.ok('start' in rec && 'files' in rec, 'a state change sends the full record');
+    from = c.messages.length;
+    sim.advance(400); // 2 minutes of padding before 600 s
+    await sleep(30);
+    assert.equal(c.byMethod('dvrEntryUpdate', from).length === 0 || c.byMethod('dvrEntryUpdate', from).every((m) => m.state === 'scheduled'), true);
+    sim.advance(100);
+    const rec = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.state === 'recording' });
+    assert.equal(rec.id, e.id);
+    assert.ok('start' in rec && 'files' in rec, 'a state change sends the full record');
 
-      from = c.messages.length;
-      sim.advance(30);
-      const stats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
-      assert.deepEqual(Object.keys(stats).sort(), ['dataSize', 'duplicate', 'id', 'idStr', 'method', 'state'].sort());
-      assert.ok((stats.dataSize as number) > 0);
+    from = c.messages.length;
+    sim.advance(30);
+    const stats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+    assert.deepEqual(Object.keys(stats).sort(), ['dataSize', 'duplicate', 'id', 'idStr', 'method', 'state'].sort());
+    assert.ok((stats.dataSize as number) > 0);
 
-      from = c.messages.length;
-      sim.advance(1800);
-      const done = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.state === 'completed' });
-      assert.equal(done.id, e.id);
-      assert.equal(done.error, undefined);
-      assert.equal(sim.getDvrEntry(e.id)?.state, 'completed');
+    from = c.messages.length;
+    sim.advance(1800);
+    const done = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.state === 'completed' });
+    assert.equal(done.id, e.id);
+    assert.equal(done.error, undefined);
+    assert.equal(sim.getDvrEntry(e.id)?.state, 'completed');
 
-      // Injected failures.
-      const f = sim.addDvrEntry({ channelId: ch.id, start: sim.now() - 10, stop: sim.now() + 600, title: 'Fails' });
-      assert.equal(f.state, 'recording');
-      await c.waitForMethod('dvrEntryUpdate', { where: (x) => x.id === f.id && x.state === 'recording' });
-      from = c.messages.length;
-      sim.failDvrEntry(f.id, 'No input detected');
-      const failed = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === f.id });
-      assert.equal(failed.state, 'completed');
-      assert.equal(failed.error, 'No input detected');
-      const m = sim.addDvrEntry({ channelId: ch.id, start: sim.now() + 600, stop: sim.now() + 900, title: 'Missed' });
-      from = c.messages.length;
-      sim.missDvrEntry(m.id);
-      const missed = await c.waitForMethod('dvrEntryUpdate', { from, where: (x) => x.id === m.id });
-      assert.equal(missed.state, 'missed');
-    } finally {
-      await c.close();
-    }
+    // Injected failures.
+    const f = sim.addDvrEntry({ channelId: ch.id, start: sim.now() - 10, stop: sim.now() + 600, title: 'Fails' });
+    assert.equal(f.state, 'recording');
+    await c.waitForMethod('dvrEntryUpdate', { where: (x) => x.id === f.id && x.state === 'recording' });
+    from = c.messages.length;
+    sim.failDvrEntry(f.id, 'No input detected');
+    const failed = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === f.id });
+    assert.equal(failed.state, 'completed');
+    assert.equal(failed.error, 'No input detected');
+    const m = sim.addDvrEntry({ channelId: ch.id, start: sim.now() + 600, stop: sim.now() + 900, title: 'Missed' });
+    from = c.messages.length;
+    sim.missDvrEntry(m.id);
+    const missed = await c.waitForMethod('dvrEntryUpdate', { from, where: (x) => x.id === m.id });
+    assert.equal(missed.state, 'missed');
   });
 });
 
 test('a failing recording that recovers: full record without error, then stats-only updates', async () => {
-  await withSim({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, port) => {
-    const c = await client(port);
-    try {
-      await c.request('enableAsyncMetadata', {});
-      await c.waitForMethod('initialSyncCompleted');
-      const e = sim.addDvrEntry({ channelId: sim.channels[0].id, start: T0 + 60, stop: T0 + 3600, title: 'Flaky' });
-      sim.failDvrEntry(e.id);
-      let from = c.messages.length;
-      sim.advance(61);
-      const started = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id && m.state === 'recording' });
-      assert.ok('start' in started, 'a state change sends the full record');
-      assert.equal(started.error, 'No free adapter');
-      from = c.messages.length;
-      sim.advance(5);
-      const failingStats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
-      assert.ok(!('start' in failingStats));
-      assert.equal(failingStats.error, 'No free adapter', 'stats carry the error while it lasts');
-      assert.equal(failingStats.subscriptionError, 'noFreeAdapter');
+  await withClient({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, c) => {
+    await c.request('enableAsyncMetadata', {});
+    await c.waitForMethod('initialSyncCompleted');
+    const e = sim.addDvrEntry({ channelId: sim.channels[0].id, start: T0 + 60, stop: T0 + 3600, title: 'Flaky' });
+    sim.failDvrEntry(e.id);
+    let from = c.messages.length;
+    sim.advance(61);
+    const started = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id && m.state === 'recording' });
+    assert.ok('start' in started, 'a state change sends the full record');
+    assert.equal(started.error, 'No free adapter');
+    from = c.messages.length;
+    sim.advance(5);
+    const failingStats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+    assert.ok(!('start' in failingStats));
+    assert.equal(failingStats.error, 'No free adapter', 'stats carry the error while it lasts');
+    assert.equal(failingStats.subscriptionError, 'noFreeAdapter');
 
-      from = c.messages.length;
-      sim.recoverDvrEntry(e.id);
-      const recovered = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
-      assert.ok('start' in recovered && 'title' in recovered, 'the recovery is announced with the full record');
-      assert.equal(recovered.error, undefined);
-      assert.equal(recovered.subscriptionError, undefined);
-      from = c.messages.length;
-      sim.advance(5);
-      const stats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
-      assert.deepEqual(Object.keys(stats).sort(), ['dataSize', 'duplicate', 'id', 'idStr', 'method', 'state']);
-      assert.ok((stats.dataSize as number) > 0, 'data flows again');
-    } finally {
-      await c.close();
-    }
+    from = c.messages.length;
+    sim.recoverDvrEntry(e.id);
+    const recovered = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+    assert.ok('start' in recovered && 'title' in recovered, 'the recovery is announced with the full record');
+    assert.equal(recovered.error, undefined);
+    assert.equal(recovered.subscriptionError, undefined);
+    from = c.messages.length;
+    sim.advance(5);
+    const stats = await c.waitForMethod('dvrEntryUpdate', { from, where: (m) => m.id === e.id });
+    assert.deepEqual(Object.keys(stats).sort(), ['dataSize', 'duplicate', 'id', 'idStr', 'method', 'state']);
+    assert.ok((stats.dataSize as number) > 0, 'data flows again');
   });
 });
 
 test('EPG rolls: finished events deleted, new ones added, now/next channelUpdate', async () => {
-  await withSim({ startTime: T0, speed: 0, channels: 2, epgHours: 4 }, async (sim, port) => {
-    const c = await client(port);
-    try {
-      await c.request('enableAsyncMetadata', { epg: 1 });
-      await c.waitForMethod('initialSyncCompleted');
-      const ch = sim.channels[0];
-      const running = sim.getNowNext(ch.id).now;
-      assert.ok(running);
-      const from = c.messages.length;
-      sim.advance(running.stop - sim.now() + 1);
-      const del = await c.waitForMethod('eventDelete', { from, where: (m) => m.eventId === running.id });
-      assert.deepEqual(Object.keys(del).sort(), ['eventId', 'method']);
-      const upd = await c.waitForMethod('channelUpdate', { from, where: (m) => m.channelId === ch.id });
-      assert.deepEqual(Object.keys(upd).sort(), ['channelId', 'eventId', 'method', 'nextEventId']);
-      assert.equal(upd.eventId, sim.getNowNext(ch.id).now?.id);
-      await c.waitForMethod('eventAdd', { from, where: (m) => m.channelId === ch.id });
-      assert.equal(sim.getEvent(running.id), undefined);
-    } finally {
-      await c.close();
-    }
+  await withClient({ startTime: T0, speed: 0, channels: 2, epgHours: 4 }, async (sim, c) => {
+    await c.request('enableAsyncMetadata', { epg: 1 });
+    await c.waitForMethod('initialSyncCompleted');
+    const ch = sim.channels[0];
+    const running = sim.getNowNext(ch.id).now;
+    assert.ok(running);
+    const from = c.messages.length;
+    sim.advance(running.stop - sim.now() + 1);
+    const del = await c.waitForMethod('eventDelete', { from, where: (m) => m.eventId === running.id });
+    assert.deepEqual(Object.keys(del).sort(), ['eventId', 'method']);
+    const upd = await c.waitForMethod('channelUpdate', { from, where: (m) => m.channelId === ch.id });
+    assert.deepEqual(Object.keys(upd).sort(), ['channelId', 'eventId', 'method', 'nextEventId']);
+    assert.equal(upd.eventId, sim.getNowNext(ch.id).now?.id);
+    await c.waitForMethod('eventAdd', { from, where: (m) => m.channelId === ch.id });
+    assert.equal(sim.getEvent(running.id), undefined);
   });
 });
 
@@ -538,28 +525,23 @@ test('simulator data mutations reach connected clients and the next sync', async
 });
 
 test('file access serves fake bytes for recordings', async () => {
-  await withSim({ startTime: T0, speed: 0 }, async (sim, port) => {
-    const c = await client(port);
-    try {
-      const done = sim.dvrEntries.find((e) => e.state === 'completed' && !e.error)!;
-      const open = await c.request('fileOpen', { file: `dvrfile/${done.id}` });
-      assert.equal(open.size, done.dataSize);
-      const read = await c.request('fileRead', { id: open.id, size: 376 });
-      const data = read.data as Buffer;
-      assert.equal(data.length, 376);
-      assert.equal(data[0], 0x47);
-      assert.equal(data[188], 0x47);
-      const seek = await c.request('fileSeek', { id: open.id, offset: 0, whence: 'SEEK_END' });
-      assert.equal(seek.offset, done.dataSize);
-      const eof = await c.request('fileRead', { id: open.id, size: 100 });
-      assert.equal((eof.data as Buffer).length, 0);
-      assert.deepEqual(await c.request('fileClose', { id: open.id }).then((r) => Object.keys(r)), ['seq']);
-      assert.equal((await c.request('fileRead', { id: open.id, size: 1 })).error, 'Invalid file');
-      const scheduled = sim.dvrEntries.find((e) => e.state === 'scheduled')!;
-      assert.equal((await c.request('fileOpen', { file: `dvr/${scheduled.id}` })).error, 'DVR schedule does not have a file yet');
-    } finally {
-      await c.close();
-    }
+  await withClient({ startTime: T0, speed: 0 }, async (sim, c) => {
+    const done = sim.dvrEntries.find((e) => e.state === 'completed' && !e.error)!;
+    const open = await c.request('fileOpen', { file: `dvrfile/${done.id}` });
+    assert.equal(open.size, done.dataSize);
+    const read = await c.request('fileRead', { id: open.id, size: 376 });
+    const data = read.data as Buffer;
+    assert.equal(data.length, 376);
+    assert.equal(data[0], 0x47);
+    assert.equal(data[188], 0x47);
+    const seek = await c.request('fileSeek', { id: open.id, offset: 0, whence: 'SEEK_END' });
+    assert.equal(seek.offset, done.dataSize);
+    const eof = await c.request('fileRead', { id: open.id, size: 100 });
+    assert.equal((eof.data as Buffer).length, 0);
+    assert.deepEqual(await c.request('fileClose', { id: open.id }).then((r) => Object.keys(r)), ['seq']);
+    assert.equal((await c.request('fileRead', { id: open.id, size: 1 })).error, 'Invalid file');
+    const scheduled = sim.dvrEntries.find((e) => e.state === 'scheduled')!;
+    assert.equal((await c.request('fileOpen', { file: `dvr/${scheduled.id}` })).error, 'DVR schedule does not have a file yet');
   });
 });
 
@@ -575,27 +557,22 @@ test('fault: dropConnections closes every client socket', async () => {
 });
 
 test('fault: stall holds replies and async data with the socket open; resume releases them', async () => {
-  await withSim({}, async (sim, port) => {
-    const c = await client(port);
-    try {
-      sim.stall(0);
-      const pending = c.request('getSysTime', {}, 5000);
-      let answered = false;
-      void pending.then(() => (answered = true));
-      await sleep(400);
-      assert.equal(answered, false, 'no reply while stalled');
-      assert.equal(c.closed, false, 'the socket stays open');
-      sim.resume();
-      const r = await pending;
-      assert.equal(typeof r.time, 'number');
+  await withClient({}, async (sim, c) => {
+    sim.stall(0);
+    const pending = c.request('getSysTime', {}, 5000);
+    let answered = false;
+    void pending.then(() => (answered = true));
+    await sleep(400);
+    assert.equal(answered, false, 'no reply while stalled');
+    assert.equal(c.closed, false, 'the socket stays open');
+    sim.resume();
+    const r = await pending;
+    assert.equal(typeof r.time, 'number');
 
-      const t = Date.now();
-      sim.stall(300);
-      await c.request('getSysTime');
-      assert.ok(Date.now() - t >= 280, 'a timed stall ends by itself');
-    } finally {
-      await c.close();
-    }
+    const t = Date.now();
+    sim.stall(300);
+    await c.request('getSysTime');
+    assert.ok(Date.now() - t >= 280, 'a timed stall ends by itself');
   });
 });
 
@@ -622,23 +599,18 @@ test('fault: garbage and an oversized length break the client decoder', async ()
 });
 
 test('fault: setReplyDelay slows down the chosen methods only', async () => {
-  await withSim({}, async (sim, port) => {
-    const c = await client(port);
-    try {
-      sim.setReplyDelay(300, ['getDiskSpace']);
-      let t = Date.now();
-      await c.request('getSysTime');
-      assert.ok(Date.now() - t < 200);
-      t = Date.now();
-      await c.request('getDiskSpace');
-      assert.ok(Date.now() - t >= 280);
-      sim.setReplyDelay(0);
-      t = Date.now();
-      await c.request('getDiskSpace');
-      assert.ok(Date.now() - t < 200);
-    } finally {
-      await c.close();
-    }
+  await withClient({}, async (sim, c) => {
+    sim.setReplyDelay(300, ['getDiskSpace']);
+    let t = Date.now();
+    await c.request('getSysTime');
+    assert.ok(Date.now() - t < 200);
+    t = Date.now();
+    await c.request('getDiskSpace');
+    assert.ok(Date.now() - t >= 280);
+    sim.setReplyDelay(0);
+    t = Date.now();
+    await c.request('getDiskSpace');
+    assert.ok(Date.now() - t < 200);
   });
 });
 

@@ -1,60 +1,15 @@
-import { test, describe, afterEach } from 'node:test';
+import { test, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
-import { TvheadendSimulator, type SimOptions } from '../src/sim';
-import { HtspSession, type SessionOptions } from '../src/htsp/session';
 import type { HtspSubscription, Packet, SubscriptionStartInfo, SubscriptionStopInfo } from '../src/htsp/subscription';
 import type { SubscribeReply } from '../src/htsp/messages';
 import { HtspError } from '../src/htsp/errors';
 import type { HtsmsgMap } from '../src/htsp/codec';
+import type { HtspSession } from '../src/htsp/session';
 import { ScriptedServer, type ScriptedConnection } from './helpers/scripted-server';
-
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function sim(opts: SimOptions = {}): Promise<TvheadendSimulator> {
-  const s = new TvheadendSimulator({ port: 0, ...opts });
-  await s.start();
-  cleanups.push(() => s.stop());
-  return s;
-}
-
-function session(port: number, opts: Partial<SessionOptions> = {}): HtspSession {
-  const sess = new HtspSession({
-    host: '127.0.0.1',
-    port,
-    username: 'demo',
-    password: 'demo',
-    pingIntervalMs: 0,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 },
-    ...opts,
-  });
-  cleanups.push(() => sess.stop());
-  return sess;
-}
-
-function waitFor<T = unknown>(em: EventEmitter, event: string, pred: (v: T) => boolean = () => true, ms = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      em.off(event, on);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, ms);
-    const on = (v: T): void => {
-      if (!pred(v)) return;
-      clearTimeout(timer);
-      em.off(event, on);
-      resolve(v);
-    };
-    em.on(event, on);
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { newSession, onCleanup, readySession, sleep, startSim, waitFor, withSimSession } from './helpers/sim-session';
 
 /** A scripted server whose metadata is one channel, for precise control of streaming messages. */
-async function scripted(onSubscribe?: (req: HtsmsgMap, c: ScriptedConnection) => HtsmsgMap | undefined): Promise<ScriptedServer> {
+async function scripted(t: TestContext, onSubscribe?: (req: HtsmsgMap, c: ScriptedConnection) => HtsmsgMap | undefined): Promise<ScriptedServer> {
   const s = new ScriptedServer({
     handlers: {
       enableAsyncMetadata: (_req, c) => {
@@ -68,8 +23,32 @@ async function scripted(onSubscribe?: (req: HtsmsgMap, c: ScriptedConnection) =>
     },
   });
   await s.start();
-  cleanups.push(() => s.stop());
+  onCleanup(t, () => s.stop());
   return s;
+}
+
+/** The latest subscribe the scripted server accepted: its connection and subscription id. */
+interface Subscriber {
+  conn?: ScriptedConnection;
+  sid: number;
+}
+
+/**
+ * A scripted server that accepts every subscribe (and then does `after`, if given) and a ready
+ * session to it; `subscriber` is whom the test speaks to as the server.
+ */
+async function accepting(
+  t: TestContext,
+  after?: (c: ScriptedConnection, sid: number) => void,
+): Promise<{ server: ScriptedServer; session: HtspSession; subscriber: Subscriber }> {
+  const subscriber: Subscriber = { sid: 0 };
+  const server = await scripted(t, (req, c) => {
+    subscriber.conn = c;
+    subscriber.sid = req.subscriptionId as number;
+    after?.(c, subscriber.sid);
+    return {};
+  });
+  return { server, session: await readySession(t, server.port), subscriber };
 }
 
 function muxpkt(subscriptionId: number, n: number): HtsmsgMap {
@@ -77,11 +56,8 @@ function muxpkt(subscriptionId: number, n: number): HtsmsgMap {
 }
 
 describe('with the simulator', () => {
-  test('subscribe by name: start with streams, packets, queue status; unsubscribe ends it', async () => {
-    const s = await sim();
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('subscribe by name: start with streams, packets, queue status; unsubscribe ends it', async (t) => {
+    const { sim: s, session: sess } = await withSimSession(t);
     const ch = s.channels[1];
     const sub = sess.subscribe(ch.name);
     assert.equal(sub.state, 'pending');
@@ -110,11 +86,8 @@ describe('with the simulator', () => {
     assert.equal(s.subscriptionCount, 0);
   });
 
-  test('without a packet listener nothing is decoded, and nothing counts as dropped', async () => {
-    const s = await sim();
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('without a packet listener nothing is decoded, and nothing counts as dropped', async (t) => {
+    const { sim: s, session: sess } = await withSimSession(t);
     const sub = sess.subscribe(s.channels[0].id);
     await waitFor(sub, 'start');
     await sleep(400);
@@ -123,11 +96,8 @@ describe('with the simulator', () => {
     assert.equal(sub.droppedPackets, 0);
   });
 
-  test('a paused consumer: the buffer stays bounded, drops are counted, order is kept', async () => {
-    const s = await sim({ bitrate: 4_000_000 });
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('a paused consumer: the buffer stays bounded, drops are counted, order is kept', async (t) => {
+    const { sim: s, session: sess } = await withSimSession(t, { bitrate: 4_000_000 });
     const sub = sess.subscribe(s.channels[1].id, { packetBufferLimit: 10 });
     const got: Packet[] = [];
     sub.on('packet', (p) => got.push(p));
@@ -149,11 +119,8 @@ describe('with the simulator', () => {
     for (let i = 1; i < buffered.length; i++) assert.ok(dtsOf(buffered[i]) >= dtsOf(buffered[i - 1]), 'delivered in order');
   });
 
-  test('server restart mid-subscription: stop(reconnecting), then start again with a new id', async () => {
-    const s = await sim();
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('server restart mid-subscription: stop(reconnecting), then start again with a new id', async (t) => {
+    const { sim: s, session: sess } = await withSimSession(t);
     const sub = sess.subscribe(s.channels[2].id);
     let packets = 0;
     sub.on('packet', () => packets++);
@@ -172,9 +139,9 @@ describe('with the simulator', () => {
     assert.equal(s.subscriptionCount, 1);
   });
 
-  test('an unknown channel fails the subscription with an error event', async () => {
-    const s = await sim();
-    const sess = session(s.port);
+  test('an unknown channel fails the subscription with an error event', async (t) => {
+    const s = await startSim(t);
+    const sess = newSession(t, s.port);
     const sub = sess.subscribe('No Such Channel');
     const err = waitFor<HtspError>(sub, 'error');
     sess.start();
@@ -182,9 +149,9 @@ describe('with the simulator', () => {
     assert.equal(sub.state, 'closed');
   });
 
-  test('subscribing before the session is ready starts once it is', async () => {
-    const s = await sim();
-    const sess = session(s.port);
+  test('subscribing before the session is ready starts once it is', async (t) => {
+    const s = await startSim(t);
+    const sess = newSession(t, s.port);
     const sub = sess.subscribe(s.channels[3].name);
     sess.start();
     await waitFor(sub, 'start');
@@ -193,11 +160,8 @@ describe('with the simulator', () => {
 });
 
 describe('the session\'s view of its subscriptions', () => {
-  test('subscriptions(): channel, state, streams, source and the last signal/queue figures', async () => {
-    const s = await sim({ channels: [{ name: 'Tuner One', input: 'dvb' }, { name: 'Web Two', input: 'iptv' }] });
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('subscriptions(): channel, state, streams, source and the last signal/queue figures', async (t) => {
+    const { sim: s, session: sess } = await withSimSession(t, { channels: [{ name: 'Tuner One', input: 'dvb' }, { name: 'Web Two', input: 'iptv' }] });
     assert.deepEqual(sess.subscriptions(), []);
     const [tuner, web] = s.channels;
     const a = sess.subscribe('Tuner One');
@@ -240,11 +204,8 @@ describe('the session\'s view of its subscriptions', () => {
     assert.equal(a.lastQueue, undefined);
   });
 
-  test("'subscribed' on every accepted subscribe; accepted resolves once with the first reply", async () => {
-    const s = await sim();
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test("'subscribed' on every accepted subscribe; accepted resolves once with the first reply", async (t) => {
+    const { sim: s, session: sess } = await withSimSession(t);
     const sub = sess.subscribe(s.channels[0].id, { timeshiftPeriod: 60 });
     const replies: SubscribeReply[] = [];
     sub.on('subscribed', (r) => replies.push(r));
@@ -277,11 +238,9 @@ async function crashesDuring(fn: () => Promise<void>): Promise<unknown[]> {
 }
 
 describe('a refused subscribe', () => {
-  test('server error: accepted rejects, error event when listened to, stop(error), gone from the list', async () => {
-    const s = await scripted(() => ({ error: 'Channel does not exist' }));
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('server error: accepted rejects, error event when listened to, stop(error), gone from the list', async (t) => {
+    const s = await scripted(t, () => ({ error: 'Channel does not exist' }));
+    const sess = await readySession(t, s.port);
     const sub = sess.subscribe(7);
     const errors: HtspError[] = [];
     sub.on('error', (e) => errors.push(e));
@@ -294,11 +253,9 @@ describe('a refused subscribe', () => {
     assert.equal(sess.state, 'ready');
   });
 
-  test('nobody listening: no crash, no unhandled rejection, for every kind of refusal', async () => {
-    const s = await scripted((req): HtsmsgMap => (req.weight === 8 ? { noaccess: 1 } : { error: 'Channel does not exist' }));
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('nobody listening: no crash, no unhandled rejection, for every kind of refusal', async (t) => {
+    const s = await scripted(t, (req): HtsmsgMap => (req.weight === 8 ? { noaccess: 1 } : { error: 'Channel does not exist' }));
+    const sess = await readySession(t, s.port);
     const subs: HtspSubscription[] = [];
     const crashes = await crashesDuring(async () => {
       subs.push(sess.subscribe(7), sess.subscribe(7, { weight: 8 }), sess.subscribe('No Such Channel'));
@@ -311,11 +268,9 @@ describe('a refused subscribe', () => {
     assert.deepEqual(sess.subscriptions(), []);
   });
 
-  test('closed before the server answered: accepted rejects with disconnected', async () => {
-    const s = await scripted(() => undefined);
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('closed before the server answered: accepted rejects with disconnected', async (t) => {
+    const s = await scripted(t, () => undefined);
+    const sess = await readySession(t, s.port);
     const sub = sess.subscribe(7);
     await sleep(20);
     await sub.unsubscribe();
@@ -327,9 +282,9 @@ describe('a refused subscribe', () => {
 });
 
 describe('with a scripted server', () => {
-  test('subscriptionStart and queueStatus before the subscribe reply are delivered (G4)', async () => {
+  test('subscriptionStart and queueStatus before the subscribe reply are delivered (G4)', async (t) => {
     let sid = 0;
-    const s = await scripted((req, c) => {
+    const s = await scripted(t, (req, c) => {
       sid = req.subscriptionId as number;
       c.send({ method: 'queueStatus', subscriptionId: sid, packets: 0, bytes: 0, delay: 0, Bdrops: 0, Pdrops: 0, Idrops: 0 });
       c.send({
@@ -342,9 +297,7 @@ describe('with a scripted server', () => {
       c.send(muxpkt(sid, 1));
       return { timeshiftPeriod: 0 };
     });
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+    const sess = await readySession(t, s.port);
     const sub = sess.subscribe(7);
     const queue = waitFor(sub, 'queue');
     const start = waitFor<SubscriptionStartInfo>(sub, 'start');
@@ -358,43 +311,26 @@ describe('with a scripted server', () => {
     assert.equal(sub.reply?.timeshiftPeriod, 0);
   });
 
-  test('after unsubscribe, stray messages for the old id are ignored', async () => {
-    let conn: ScriptedConnection | undefined;
-    let sid = 0;
-    const s = await scripted((req, c) => {
-      conn = c;
-      sid = req.subscriptionId as number;
-      setTimeout(() => c.send({ method: 'subscriptionStart', subscriptionId: sid, streams: [], sourceinfo: {} }), 0);
-      return {};
+  test('after unsubscribe, stray messages for the old id are ignored', async (t) => {
+    const { session: sess, subscriber } = await accepting(t, (c, id) => {
+      setTimeout(() => c.send({ method: 'subscriptionStart', subscriptionId: id, streams: [], sourceinfo: {} }), 0);
     });
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
     const sub = sess.subscribe(7);
     await waitFor(sub, 'start');
     const seen: string[] = [];
     for (const e of ['start', 'stop', 'status', 'packet', 'queue']) sub.on(e, () => seen.push(e));
     await sub.unsubscribe();
     assert.deepEqual(seen, ['stop']);
-    conn!.send({ method: 'subscriptionStop', subscriptionId: sid, status: 'OK' });
-    conn!.send(muxpkt(sid, 2));
-    conn!.send({ method: 'subscriptionStatus', subscriptionId: sid, status: 'x' });
+    subscriber.conn!.send({ method: 'subscriptionStop', subscriptionId: subscriber.sid, status: 'OK' });
+    subscriber.conn!.send(muxpkt(subscriber.sid, 2));
+    subscriber.conn!.send({ method: 'subscriptionStatus', subscriptionId: subscriber.sid, status: 'x' });
     await sleep(50);
     assert.deepEqual(seen, ['stop']);
     assert.equal(sess.state, 'ready');
   });
 
-  test('server stop and restart of a source; control methods send the right fields', async () => {
-    let conn: ScriptedConnection | undefined;
-    let sid = 0;
-    const s = await scripted((req, c) => {
-      conn = c;
-      sid = req.subscriptionId as number;
-      return {};
-    });
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('server stop and restart of a source; control methods send the right fields', async (t) => {
+    const { server: s, session: sess, subscriber } = await accepting(t);
     const sub = sess.subscribe(7, { weight: 100, profile: 'pass', timeshiftPeriod: 3600, queueDepth: 1000, ninetyKHz: true });
     await sleep(50);
     const [subReq] = s.requestsFor('subscribe');
@@ -405,13 +341,13 @@ describe('with a scripted server', () => {
     assert.equal(subReq.timeshiftPeriod, 3600);
     assert.equal(subReq.queueDepth, 1000);
 
-    conn!.send({ method: 'subscriptionStart', subscriptionId: sid, streams: [], sourceinfo: {} });
+    subscriber.conn!.send({ method: 'subscriptionStart', subscriptionId: subscriber.sid, streams: [], sourceinfo: {} });
     await waitFor(sub, 'start');
-    conn!.send({ method: 'subscriptionStop', subscriptionId: sid, status: 'Source reconfigured', subscriptionError: 'x' });
+    subscriber.conn!.send({ method: 'subscriptionStop', subscriptionId: subscriber.sid, status: 'Source reconfigured', subscriptionError: 'x' });
     const stop = await waitFor<SubscriptionStopInfo>(sub, 'stop');
     assert.deepEqual(stop, { status: 'Source reconfigured', subscriptionError: 'x', reason: 'server' });
     assert.equal(sub.state, 'stopped');
-    conn!.send({ method: 'subscriptionStart', subscriptionId: sid, streams: [], sourceinfo: {} });
+    subscriber.conn!.send({ method: 'subscriptionStart', subscriptionId: subscriber.sid, streams: [], sourceinfo: {} });
     await waitFor(sub, 'start');
     assert.equal(sub.state, 'running');
 
@@ -427,35 +363,26 @@ describe('with a scripted server', () => {
     assert.equal(last('subscriptionSkip').absolute, 0);
     assert.equal(last('subscriptionSeek').absolute, 1);
     assert.equal(last('subscriptionSpeed').speed, 0);
-    assert.equal(last('subscriptionLive').subscriptionId, sid);
+    assert.equal(last('subscriptionLive').subscriptionId, subscriber.sid);
     assert.deepEqual(last('subscriptionFilterStream').disable, [2]);
     await sub.unsubscribe();
     await assert.rejects(sub.speed(100), (e: HtspError) => e.code === 'bad-input');
   });
 
-  test('status, grace, signal, skip, speed, timeshift and descramble map to their events', async () => {
-    let conn: ScriptedConnection | undefined;
-    let sid = 0;
-    const s = await scripted((req, c) => {
-      conn = c;
-      sid = req.subscriptionId as number;
-      return {};
-    });
-    const sess = session(s.port);
-    sess.start();
-    await waitFor(sess, 'ready');
+  test('status, grace, signal, skip, speed, timeshift and descramble map to their events', async (t) => {
+    const { session: sess, subscriber } = await accepting(t);
     const sub = sess.subscribe(7);
     await sleep(50);
     const seen: string[] = [];
     for (const e of ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']) sub.on(e, () => seen.push(e));
-    conn!.send({ method: 'subscriptionStatus', subscriptionId: sid, status: 'No free adapter', subscriptionError: 'noFreeAdapter' });
-    conn!.send({ method: 'subscriptionGrace', subscriptionId: sid, graceTimeout: 5 });
-    conn!.send({ method: 'signalStatus', subscriptionId: sid, feStatus: 'GOOD' });
-    conn!.send({ method: 'subscriptionSkip', subscriptionId: sid, time: 5 });
-    conn!.send({ method: 'subscriptionSpeed', subscriptionId: sid, speed: 100 });
-    conn!.send({ method: 'timeshiftStatus', subscriptionId: sid, full: 0, shift: 0 });
-    conn!.send({ method: 'descrambleInfo', subscriptionId: sid, pid: 1, caid: 2, provid: 3, ecmtime: 4, hops: 0 });
-    conn!.send({ method: 'signalStatus', subscriptionId: sid + 1000, feStatus: 'BAD' });
+    subscriber.conn!.send({ method: 'subscriptionStatus', subscriptionId: subscriber.sid, status: 'No free adapter', subscriptionError: 'noFreeAdapter' });
+    subscriber.conn!.send({ method: 'subscriptionGrace', subscriptionId: subscriber.sid, graceTimeout: 5 });
+    subscriber.conn!.send({ method: 'signalStatus', subscriptionId: subscriber.sid, feStatus: 'GOOD' });
+    subscriber.conn!.send({ method: 'subscriptionSkip', subscriptionId: subscriber.sid, time: 5 });
+    subscriber.conn!.send({ method: 'subscriptionSpeed', subscriptionId: subscriber.sid, speed: 100 });
+    subscriber.conn!.send({ method: 'timeshiftStatus', subscriptionId: subscriber.sid, full: 0, shift: 0 });
+    subscriber.conn!.send({ method: 'descrambleInfo', subscriptionId: subscriber.sid, pid: 1, caid: 2, provid: 3, ecmtime: 4, hops: 0 });
+    subscriber.conn!.send({ method: 'signalStatus', subscriptionId: subscriber.sid + 1000, feStatus: 'BAD' });
     await sleep(50);
     assert.deepEqual(seen, ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']);
   });

@@ -1,6 +1,6 @@
 // The tvheadend-call node against the simulator: replies, field merging, one shared connection,
 // and every kind of failure reaching a Catch node with a code and without credentials.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
 import serverModule = require('../../src/nodes/server/tvheadend-server');
@@ -24,12 +24,12 @@ import {
   delay,
   PASSWORD,
   USER,
-  type SimHandle,
   ready,
   tab,
   catchAll,
   type FlowNode,
 } from './helpers';
+import { simPerSuite } from './suite';
 
 const TAB: FlowNode = tab();
 const nodes = [serverModule, callModule];
@@ -113,18 +113,7 @@ describe('call request rules', () => {
 });
 
 describe('tvheadend-call with the simulator', () => {
-  let sim: SimHandle;
-
-  before(async () => {
-    sim = await startSim();
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    sim.sim.setReplyDelay(0);
-    await helper.unload();
-  });
+  const sim = simPerSuite({}, { beforeUnload: (s) => s.sim.setReplyDelay(0) });
 
   it('replies to getSysTime with the server clock and keeps the other message properties', async () => {
     await helper.load(nodes, flow(sim.port, call('c1')), credentials('s1'));

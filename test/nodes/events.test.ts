@@ -1,14 +1,15 @@
 // The tvheadend-events node against the simulator: changes as messages, filters that drop what
 // they should, snapshots, automation events as the simulated clock moves, server-wide activity
 // with and without admin rights, and what a reconnect reports.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeMessage, NodeStatus } from 'node-red';
 import serverModule = require('../../src/nodes/server/tvheadend-server');
 import eventsModule = require('../../src/nodes/events/tvheadend-events');
 import { ChannelFilter, parseEventsSettings, SettingsError } from '../../src/nodes/events/filters';
 import type { SimDvrEntrySpec } from '../../src/sim';
-import { helper, startSim, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
+import { helper, eventsNode, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
+import { simPerSuite } from './suite';
 
 const TAB: FlowNode = tab('events');
 const NODES = [serverModule, eventsModule];
@@ -22,26 +23,6 @@ type Msg = NodeMessage & {
   resync?: boolean;
   id?: number | string;
 };
-
-function eventsNode(id: string, out: string, extra: Record<string, unknown> = {}): FlowNode {
-  return {
-    id,
-    type: 'tvheadend-events',
-    z: 'f1',
-    name: '',
-    server: 's1',
-    kinds: ['dvrEntry'],
-    actions: ['add', 'update', 'delete'],
-    channels: '',
-    title: '',
-    initial: 'none',
-    pollInterval: 5,
-    automations: [],
-    reminderMinutes: '5',
-    wires: [[out]],
-    ...extra,
-  };
-}
 
 /** Events nodes (each wired to its own helper `<id>-out`) and a Catch node for all of them. */
 function flow(port: number, nodes: FlowNode[], serverExtra: Record<string, unknown> = {}): FlowNode[] {
@@ -57,6 +38,14 @@ function flow(port: number, nodes: FlowNode[], serverExtra: Record<string, unkno
 
 function received(id: string): Msg[] {
   return collect(`${id}-out`) as Msg[];
+}
+
+/** Deploys one events node with the test user, collects what it sends, and waits for the server. */
+async function deploy(port: number, node: FlowNode, serverExtra: Record<string, unknown> = {}): Promise<Msg[]> {
+  await helper.load(NODES, flow(port, [node], serverExtra), credentials('s1'));
+  const got = received(node.id);
+  await ready();
+  return got;
 }
 
 /** Scheduled entries far from now, so that the simulated clock does not touch them. */
@@ -99,21 +88,10 @@ describe('tvheadend-events: settings (no runtime)', () => {
 });
 
 describe('tvheadend-events: changes and filters', () => {
-  let sim: SimHandle;
-  before(async () => {
-    sim = await startSim({ dvrEntries: quietEntries(), autorecEntries: [], timerecEntries: [] });
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const sim = simPerSuite(() => ({ dvrEntries: quietEntries(), autorecEntries: [], timerecEntries: [] }));
 
   it('a DVR entry changed at the server gives one dvrEntry/update with what changed', async () => {
-    await helper.load(NODES, flow(sim.port, [eventsNode('e1', '')]), credentials('s1'));
-    const got = received('e1');
-    await ready();
+    const got = await deploy(sim.port, eventsNode('e1', ''));
     const id = entryId(sim, 'Alpha Show');
     sim.sim.updateDvrEntry(id, { comment: 'changed by the test' });
     await waitFor(() => got.length >= 1, 'the update message');
@@ -133,9 +111,7 @@ describe('tvheadend-events: changes and filters', () => {
   });
 
   it('the flow gets a copy: changing msg.payload does not change the cache', async () => {
-    await helper.load(NODES, flow(sim.port, [eventsNode('e1', '')]), credentials('s1'));
-    const got = received('e1');
-    await ready();
+    const got = await deploy(sim.port, eventsNode('e1', ''));
     const id = entryId(sim, 'Gamma Movie');
     sim.sim.updateDvrEntry(id, { comment: 'copy check' });
     await waitFor(() => got.length >= 1, 'the update message');
@@ -225,21 +201,10 @@ describe('tvheadend-events: changes and filters', () => {
 const HUGE = 2n ** 60n + 7n;
 
 describe('tvheadend-events: values beyond 2^53', () => {
-  let sim: SimHandle;
-  before(async () => {
-    sim = await startSim({ dvrEntries: [], autorecEntries: [], timerecEntries: [] });
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const sim = simPerSuite({ dvrEntries: [], autorecEntries: [], timerecEntries: [] });
 
   it('a recording whose file size is beyond 2^53 reaches the flow as JSON-safe text', async () => {
-    await helper.load(NODES, flow(sim.port, [eventsNode('e1', '', { actions: ['update'] })]), credentials('s1'));
-    const got = received('e1');
-    await ready();
+    const got = await deploy(sim.port, eventsNode('e1', '', { actions: ['update'] }));
     const now = sim.sim.now();
     const entry = sim.sim.addDvrEntry({ channelIndex: 0, start: now - 3 * 3600, stop: now - 2 * 3600, title: 'Huge File' });
     await waitFor(() => server().session.cache.dvrEntriesById.has(entry.id), 'the entry in the cache');
@@ -262,22 +227,11 @@ describe('tvheadend-events: values beyond 2^53', () => {
 });
 
 describe('tvheadend-events: automation events', () => {
-  let sim: SimHandle;
-  before(async () => {
-    sim = await startSim({ autorecEntries: [], timerecEntries: [] });
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const sim = simPerSuite({ autorecEntries: [], timerecEntries: [] });
 
   it('recording started, finished and failed as the simulated clock moves', async () => {
     const node = eventsNode('rec', '', { kinds: [], automations: ['recordingStarted', 'recordingFinished', 'recordingFailed'] });
-    await helper.load(NODES, flow(sim.port, [node]), credentials('s1'));
-    const got = received('rec');
-    await ready();
+    const got = await deploy(sim.port, node);
     const demo = sim.sim.dvrEntries.find((e) => e.title === 'Demo Recording');
     assert.ok(demo && demo.state === 'scheduled');
     const running = sim.sim.dvrEntries.find((e) => e.state === 'recording');
@@ -306,9 +260,7 @@ describe('tvheadend-events: automation events', () => {
 
   it('a reminder fires once for a matching programme, none for others', async () => {
     const node = eventsNode('rem', '', { kinds: [], automations: ['reminder'], reminderMinutes: '1', title: 'reminder target', channels: 'Sim One HD' });
-    await helper.load(NODES, flow(sim.port, [node]), credentials('s1'));
-    const got = received('rem');
-    await ready();
+    const got = await deploy(sim.port, node);
     const [ch0, ch1] = sim.sim.channels;
     // Server time as the session sees it: the reminder is due two seconds from now.
     const start = server().session.serverNow() + 60 + 2;
@@ -328,9 +280,7 @@ describe('tvheadend-events: automation events', () => {
 
   it('now playing changes with the EPG event resolved', async () => {
     const node = eventsNode('np', '', { kinds: [], automations: ['nowPlaying'], channels: 'Sim One HD' });
-    await helper.load(NODES, flow(sim.port, [node]), credentials('s1'));
-    const got = received('np');
-    await ready();
+    const got = await deploy(sim.port, node);
     const ch0 = sim.sim.channels[0];
     const { now } = sim.sim.getNowNext(ch0.id);
     assert.ok(now);
@@ -347,16 +297,10 @@ describe('tvheadend-events: automation events', () => {
 });
 
 describe('tvheadend-events: server-wide activity', () => {
-  let sim: SimHandle;
-  before(async () => {
-    sim = await startSim();
-    sim.sim.addUser({ username: 'viewer', password: 'viewer', rights: { streaming: true, dvr: true } });
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
+  const sim = simPerSuite({}, {
+    started: (s) => {
+      s.sim.addUser({ username: 'viewer', password: 'viewer', rights: { streaming: true, dvr: true } });
+    },
   });
 
   it('viewers appear and leave with an admin user; two nodes share one poll', async () => {
@@ -422,22 +366,11 @@ describe('tvheadend-events: server-wide activity', () => {
 });
 
 describe('tvheadend-events: reconnect', () => {
-  let sim: SimHandle;
-  before(async () => {
-    sim = await startSim({ dvrEntries: quietEntries(), autorecEntries: [], timerecEntries: [] });
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const sim = simPerSuite(() => ({ dvrEntries: quietEntries(), autorecEntries: [], timerecEntries: [] }));
 
   it('a restart with changes made while away reports exactly those changes', async () => {
     const node = eventsNode('rc', '', { kinds: ['dvrEntry', 'autorecEntry', 'timerecEntry', 'session'] });
-    await helper.load(NODES, flow(sim.port, [node], { pingInterval: 0 }), credentials('s1'));
-    const got = received('rc');
-    await ready();
+    const got = await deploy(sim.port, node, { pingInterval: 0 });
     const alpha = entryId(sim, 'Alpha Show');
     const beta = entryId(sim, 'Beta News');
 

@@ -117,6 +117,27 @@ export async function ready(id = SERVER, ms = 10_000): Promise<TvheadendServerNo
   return serverOf(id);
 }
 
+/** A `tvheadend-events` node on the tab, for the server node, wired to `out`: DVR changes, no automations. */
+export function eventsNode(id: string, out: string, extra: Record<string, unknown> = {}): FlowNode {
+  return {
+    id,
+    type: 'tvheadend-events',
+    z: TAB_ID,
+    name: '',
+    server: SERVER,
+    kinds: ['dvrEntry'],
+    actions: ['add', 'update', 'delete'],
+    channels: '',
+    title: '',
+    initial: 'none',
+    pollInterval: 5,
+    automations: [],
+    reminderMinutes: '5',
+    wires: [[out]],
+    ...extra,
+  };
+}
+
 export function serverNode(id: string, port: number, extra: Record<string, unknown> = {}): FlowNode {
   return {
     id,

@@ -1,6 +1,6 @@
 // The tvheadend-server config node: migration, status texts, session sharing and lifecycle,
 // credentials hygiene, and the admin routes, against the simulator.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeAPI } from 'node-red';
 import type { Request, Response, NextFunction } from 'express';
@@ -14,7 +14,6 @@ import { HtspError } from '../../src/htsp';
 import type { SessionStatus } from '../../src/htsp';
 import {
   helper,
-  startSim,
   closedPort,
   serverNode,
   credentials,
@@ -26,11 +25,11 @@ import {
   serialise,
   PASSWORD,
   USER,
-  type SimHandle,
   serverOf as server,
   tab,
   type FlowNode,
 } from './helpers';
+import { simPerSuite } from './suite';
 
 const TAB: FlowNode = tab();
 const nodes = [serverModule, callModule];
@@ -152,17 +151,7 @@ describe('describeTestFailure', () => {
 });
 
 describe('tvheadend-server with the simulator', () => {
-  let sim: SimHandle;
-
-  before(async () => {
-    sim = await startSim();
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const sim = simPerSuite();
 
   it('connects on the first user and pushes connecting → connected to every user', async () => {
     // Deploy the watchers first, then the users, so that the very first status is seen.
@@ -278,7 +267,7 @@ describe('tvheadend-server with the simulator', () => {
 });
 
 describe('admin routes', () => {
-  let sim: SimHandle;
+  const sim = simPerSuite();
   const asked: string[] = [];
 
   // The test helper's RED.auth lets everything through; this stand-in records which permission
@@ -298,16 +287,6 @@ describe('admin routes', () => {
   };
   const READ = { 'x-test-permissions': 'tvheadend-server.read' };
   const WRITE = { 'x-test-permissions': 'tvheadend-server.write' };
-
-  before(async () => {
-    sim = await startSim();
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
 
   it('asks for tvheadend-server.read and .write and refuses requests without them', async () => {
     await helper.load([guarded, callModule], [TAB, serverNode('s1', sim.port), call('c1')], credentials('s1'));

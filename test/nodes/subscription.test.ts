@@ -1,14 +1,15 @@
 // The tvheadend-subscription node against the simulator: subscribing by name and number,
 // lifecycle and rate-limited status messages, packets only when asked for, unsubscribing,
 // surviving a server restart, and bad input reaching a Catch node.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeMessage, NodeStatus } from 'node-red';
 import serverModule = require('../../src/nodes/server/tvheadend-server');
 import subscriptionModule = require('../../src/nodes/subscription/tvheadend-subscription');
 import { parseCommand, parseSubscriptionSettings } from '../../src/nodes/subscription/commands';
 import { NodeError } from '../../src/nodes/shared/errors';
-import { helper, startSim, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
+import { helper, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type FlowNode } from './helpers';
+import { simPerSuite } from './suite';
 
 const TAB: FlowNode = tab('subscription');
 const NODES = [serverModule, subscriptionModule];
@@ -95,17 +96,9 @@ describe('tvheadend-subscription: commands (no runtime)', () => {
 });
 
 describe('tvheadend-subscription: against the simulator', () => {
-  let sim: SimHandle;
-  before(async () => {
-    sim = await startSim();
-  });
-  after(async () => {
-    await sim.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
+  const sim = simPerSuite({}, {
     // The node unsubscribes when it closes.
-    await waitFor(() => sim.sim.subscriptionCount === 0, 'no subscription left at the server');
+    afterUnload: (s) => waitFor(() => s.sim.subscriptionCount === 0, 'no subscription left at the server'),
   });
 
   it('subscribes by name from a message: start with streams, status, then watching', async () => {
