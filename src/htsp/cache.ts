@@ -759,13 +759,12 @@ function matcher(q: string | RegExp | undefined): ((s: string) => boolean) | und
   return (s) => s.toLowerCase().includes(needle);
 }
 
+/** The fields Tvheadend's `epgQuery` full-text search looks at (not categories), so that cache and server agree. */
 function fullTextMatches(ev: EpgEvent, m: (s: string) => boolean): boolean {
-  for (const t of [ev.title, ev.subtitle, ev.summary, ev.description, ev.episodeOnscreen]) {
+  for (const t of [ev.title, ev.subtitle, ev.summary, ev.description]) {
     if (typeof t === 'string' && m(t)) return true;
   }
   if (ev.credits) for (const name in ev.credits) if (m(name)) return true;
-  for (const list of [ev.category, ev.keyword]) {
-    if (Array.isArray(list)) for (const s of list) if (typeof s === 'string' && m(s)) return true;
-  }
+  if (Array.isArray(ev.keyword)) for (const s of ev.keyword) if (typeof s === 'string' && m(s)) return true;
   return false;
 }
