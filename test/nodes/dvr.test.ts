@@ -6,15 +6,43 @@ import { DEFAULT_USERS, type SimDvrEntry, type SimEvent, type SimOptions, type T
 import type { HtsmsgMap } from '../../src/htsp';
 import serverModule from '../../src/nodes/server/tvheadend-server';
 import dvrModule from '../../src/nodes/dvr/tvheadend-dvr';
-import { SERVER, USER, failure, helper, load, ready, result, serverOf, singleNodeFlow, startSim, waitFor } from './helpers';
+import type { NodeStatus } from 'node-red';
+import { SERVER, UNDER_TEST, USER, failure, helper, load, ready, result, serverOf, singleNodeFlow, startSim, waitFor } from './helpers';
 
 type OutEntry = Record<string, unknown> & { id: number; status: string; state: string; eventId?: number; error?: string };
 type OutRule = Record<string, unknown> & { id: string };
 
 let sim: TvheadendSimulator;
 
-async function dvrFlow(def: Record<string, unknown> = {}, simOpts: SimOptions = {}, credentials?: Record<string, Record<string, string>>): Promise<void> {
+/**
+ * Stops the simulator's clock at least `marginS` before its next programme boundary. The node's
+ * "now" is the server clock read at connect plus the real time since, and the test reads the
+ * simulator at another moment; neither may cross a boundary, so both see the same now/next.
+ * Called before the node connects, so that the clock it measures is the frozen one.
+ */
+function freezeAwayFromBoundaries(s: TvheadendSimulator, marginS = 300): void {
+  s.setSpeed(0);
+  for (let i = 0; i < 20; i++) {
+    const now = s.now();
+    let next = Infinity;
+    for (const e of s.getEvents()) {
+      if (e.start > now) next = Math.min(next, e.start);
+      if (e.stop > now) next = Math.min(next, e.stop);
+    }
+    if (next - now >= marginS) return;
+    s.advance(next - now + 1);
+  }
+  throw new Error(`the simulator has no ${marginS} s without a programme change`);
+}
+
+async function dvrFlow(
+  def: Record<string, unknown> = {},
+  simOpts: SimOptions = {},
+  credentials?: Record<string, Record<string, string>>,
+  frozen = false,
+): Promise<void> {
   sim = (await startSim({ channels: 8, epgHours: 24, seed: 3, ...simOpts })).sim;
+  if (frozen) freezeAwayFromBoundaries(sim);
   const nodes = singleNodeFlow(sim.port, { type: 'tvheadend-dvr', action: 'msg', ...def }, [], { epg: true, epgDays: 0, pingInterval: 0 });
   await load([serverModule, dvrModule], nodes, credentials);
   await ready();
@@ -79,7 +107,7 @@ test('record an EPG event by id: a scheduled entry, in the cache and in the simu
 });
 
 test('record what is on now on a channel given by number, and what is next by name', async () => {
-  await dvrFlow({ action: 'record' });
+  await dvrFlow({ action: 'record' }, {}, undefined, true);
   const ch = sim.channels[4];
   const nn = sim.getNowNext(ch.id);
   assert.ok(nn.now && nn.next);
@@ -93,7 +121,7 @@ test('record what is on now on a channel given by number, and what is next by na
 });
 
 test('record the first result of an EPG search, or the next programme with a title', async () => {
-  await dvrFlow({ action: 'record' });
+  await dvrFlow({ action: 'record' }, {}, undefined, true);
   const ev = futureEvent(1);
   // What the EPG node outputs: an array of events.
   const fromSearch = await result<OutEntry>({ payload: [{ eventId: ev.id, title: ev.title }, { eventId: 1 }] });
@@ -347,4 +375,21 @@ test('a recording whose file size is beyond 2^53 is listed as JSON-safe text', a
   assert.ok(listed, 'the entry is listed');
   assert.equal(fileOf(listed)?.size, String(huge));
   assert.doesNotThrow(() => JSON.stringify(payload));
+});
+
+test('an unknown saved action shows a red ring and refuses every message with code bad-input', async () => {
+  sim = (await startSim({ channels: 8, epgHours: 24, seed: 3 })).sim;
+  const nodes = singleNodeFlow(sim.port, { type: 'tvheadend-dvr', action: 'erase' }, [], { epg: true, epgDays: 0, pingInterval: 0 });
+  await load([serverModule, dvrModule], nodes);
+  await ready();
+  // The test helper spies on Node#status; the spy keeps the arguments of every call.
+  const shown = (): NodeStatus[] => (helper.getNode(UNDER_TEST) as unknown as { status: { args: NodeStatus[][] } }).status.args.map((a) => a[0]);
+  await waitFor(() => shown().at(-1)?.text === 'unknown action "erase"', 'the error status to outlast the session status');
+  const entries = sim.dvrEntries.length;
+  const err = await failure({ payload: { eventId: futureEvent(1).id } });
+  assert.equal(err.code, 'bad-input');
+  assert.match(err.message, /action "erase" is unknown; choose one of record, .*list/);
+  assert.ok(err.statuses.some((s) => s.fill === 'red'), 'a red ring');
+  assert.equal(sim.dvrEntries.length, entries, 'nothing was recorded');
+  assert.equal(shown().every((s) => s.fill === 'red'), true, 'never shown as connected');
 });

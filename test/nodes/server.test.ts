@@ -337,6 +337,25 @@ describe('admin routes', () => {
     assert.match(status.body.text, /^connected to Tvheadend \(HTSP v\d+\)$/);
   });
 
+  it('takes the credentials out of a server error before the editor sees it', async () => {
+    await helper.load([guarded, callModule], [TAB, serverNode('s1', sim.port), call('c1')], credentials('s1'));
+    await waitFor(() => server().session.state === 'ready', 'ready');
+    // The simulator never quotes the user; a real server's error text can, so one is stood in here.
+    const session = server().session;
+    const original = session.callRaw.bind(session);
+    session.callRaw = () => Promise.reject(new HtspError('server', `profile list of user "${USER}" (password ${PASSWORD}) unavailable`));
+    try {
+      for (const path of ['profiles', 'dvrconfigs']) {
+        const res = await helper.request().get(`/tvheadend/s1/${path}`).set(READ).expect(502);
+        assert.equal(res.body.error, 'server');
+        assert.match(res.body.message, /profile list of user "\*\*\*" \(password \*\*\*\) unavailable/, path);
+        assert.doesNotMatch(JSON.stringify(res.body), new RegExp(`${USER}|${PASSWORD}`), path);
+      }
+    } finally {
+      session.callRaw = original;
+    }
+  });
+
   it('test-connection answers in words and leaves no socket open', async () => {
     await helper.load([guarded, callModule], [TAB, serverNode('s1', sim.port)], credentials('s1'));
     const ok = await helper.request().post('/tvheadend/test-connection').set(WRITE).send({ host: '127.0.0.1', port: sim.port, username: USER, password: PASSWORD }).expect(200);

@@ -3,13 +3,34 @@
  * request fields. Pure, so the rules are tested without Node-RED.
  */
 import type { HtsmsgMap } from '../../htsp';
-import { SESSION_OWNED_METHODS as SESSION_METHODS } from '../../htsp/messages';
+import { SESSION_OWNED_METHODS } from '../../htsp/messages';
+import type { HtspMethodName } from '../../htsp/messages';
 import { badInput } from '../shared/errors';
 import type { NodeDef, NodeMessage } from '../shared/types';
 
 export const CALL_TYPE = 'tvheadend-call';
 
-export { SESSION_METHODS };
+/**
+ * File handles are numbered per connection and the session never opens one, so a flow reading a
+ * recording or an image through the shared connection cannot disturb it.
+ */
+const FILE_METHODS: ReadonlySet<string> = new Set<string>(['fileOpen', 'fileRead', 'fileSeek', 'fileStat', 'fileClose'] satisfies HtspMethodName[]);
+
+/** Done once per connection by the session; a second one would change what every node relies on. */
+const HANDSHAKE_METHODS: ReadonlySet<string> = new Set<string>(['hello', 'authenticate', 'enableAsyncMetadata'] satisfies HtspMethodName[]);
+
+/** What the call node refuses: the session's methods except the file ones. */
+export const REFUSED_METHODS: ReadonlySet<string> = new Set([...SESSION_OWNED_METHODS].filter((m) => !FILE_METHODS.has(m)));
+
+function refusal(method: string): string {
+  if (HANDSHAKE_METHODS.has(method)) {
+    return `${method} is part of the connection handshake, which the server node's session does once for all nodes; a call node cannot send it`;
+  }
+  return (
+    `${method} controls live subscriptions, which belong to the server node's session (their stream messages reach ` +
+    'no call node): use a tvheadend-subscription node'
+  );
+}
 
 const METHOD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
@@ -26,9 +47,7 @@ export function methodFor(configured: string, msg: NodeMessage): string {
   const method = configured || (typeof msg.topic === 'string' ? msg.topic.trim() : '');
   if (!method) throw badInput('no method: set one in the node or send it in msg.topic');
   if (!METHOD_NAME.test(method)) throw badInput(`"${method.slice(0, 64)}" is not an HTSP method name`);
-  if (SESSION_METHODS.has(method)) {
-    throw badInput(`${method} is handled by the server node's session and cannot be sent from a call node`);
-  }
+  if (REFUSED_METHODS.has(method)) throw badInput(refusal(method));
   return method;
 }
 

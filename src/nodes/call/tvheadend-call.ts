@@ -3,9 +3,10 @@
  *
  * Unknown method names are sent as they are, so that methods of newer servers work without an
  * update here; the server answers "Method not found", which reaches the flow as code `server`.
- * Only the methods the session itself owns are refused before sending (see `SESSION_METHODS`).
+ * Only the handshake and subscription methods the session owns are refused before sending (see
+ * `REFUSED_METHODS`).
  */
-import { badInput, linkServer, onInput, requireLink } from '../shared';
+import { badInput, linkServer, onInput, readyTimeoutMs, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI, NodeMessage } from '../shared';
 import { CALL_TYPE, mergeFields, methodFor } from './request';
 import type { CallNodeDef } from './request';
@@ -57,9 +58,12 @@ export = function register(RED: NodeAPI): void {
     onInput(
       node,
       async (msg, send) => {
-        const { session } = requireLink(link);
+        const { server, session } = requireLink(link);
         const method = methodFor(configured, msg);
         const fields = mergeFields(await evaluateFields(msg), msg.payload);
+        // Right after a deploy or during a reconnect the session is on its way to ready; the
+        // wait is bounded by the timeout the request itself gets.
+        await whenReady(session, callOpts.timeoutMs ?? readyTimeoutMs(server));
         const reply = await session.callRaw(method, fields, callOpts);
         msg.payload = reply;
         msg.topic = method;

@@ -23,11 +23,21 @@ export interface DvrSettings {
   channelType: string;
   configName: string;
   list: ListFilter;
+  /**
+   * A saved action this version does not know (a newer flow, a hand edit). Guessing one could
+   * delete or record the wrong thing, so the node refuses every message instead.
+   */
+  unknownAction?: string;
 }
 
-/** Defaults for anything missing or unusable, so that an old or hand-edited flow still deploys. */
+/** The editor's default, for flows saved before the node had an action. */
+const DEFAULT_ACTION: Action = 'list';
+
+/** Defaults for anything missing, so that an old flow still deploys. */
 export function dvrSettings(def: DvrNodeDef): DvrSettings {
-  const action = (ACTIONS as readonly string[]).includes(def.action ?? '') ? (def.action as Action) : def.action === 'msg' ? '' : 'list';
+  const saved = (def.action ?? '').trim();
+  const known = (ACTIONS as readonly string[]).includes(saved);
+  const action: Action | '' = known ? (saved as Action) : saved === 'msg' ? '' : DEFAULT_ACTION;
   const list = (LIST_FILTERS as readonly string[]).includes(def.list ?? '') ? (def.list as ListFilter) : 'upcoming';
   return {
     action,
@@ -35,5 +45,6 @@ export function dvrSettings(def: DvrNodeDef): DvrSettings {
     channelType: def.channelType || 'str',
     configName: (def.configName ?? '').trim(),
     list,
+    ...(known || saved === '' || saved === 'msg' ? {} : { unknownAction: saved.slice(0, 64) }),
   };
 }

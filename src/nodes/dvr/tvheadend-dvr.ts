@@ -3,9 +3,9 @@
  * them by status, and manages autorec rules — one action per message.
  */
 import { epgSource } from '../../htsp';
-import { evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, requireLink, whenReady } from '../shared';
-import type { Node, NodeAPI } from '../shared';
-import { CHANGE_WAIT_MS, messageParams, parseAction, runAction } from './actions';
+import { badInput, evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, requireLink, whenReady } from '../shared';
+import type { Node, NodeAPI, NodeStatus } from '../shared';
+import { ACTIONS, CHANGE_WAIT_MS, messageParams, parseAction, runAction } from './actions';
 import { DVR_TYPE, dvrSettings, type DvrNodeDef } from './settings';
 
 export = function register(RED: NodeAPI): void {
@@ -13,11 +13,21 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const settings = dvrSettings(def);
-    const link = linkServer(RED, node, def.server);
+    const { unknownAction } = settings;
+    // Kept over every session status, so that the broken setting stays visible until fixed.
+    const badActionStatus: NodeStatus | undefined = unknownAction ? { fill: 'red', shape: 'ring', text: `unknown action "${unknownAction}"` } : undefined;
+    const link = linkServer(RED, node, def.server, badActionStatus ? { statusFor: () => badActionStatus } : {});
+    if (badActionStatus) {
+      node.status(badActionStatus);
+      node.error(`unknown action "${unknownAction}" in the node's settings; choose one of ${ACTIONS.join(', ')} or "From the message"`);
+    }
 
     onInput(
       node,
       async (msg, send) => {
+        if (unknownAction !== undefined) {
+          throw badInput(`the node's action "${unknownAction}" is unknown; choose one of ${ACTIONS.join(', ')} or "From the message" in the node`);
+        }
         const { server, session } = requireLink(link);
         const payload: unknown = msg.payload;
         const action = settings.action

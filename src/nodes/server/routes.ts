@@ -66,13 +66,14 @@ function requireReady(node: TvheadendServerNode, res: Response): boolean {
   return false;
 }
 
-function answerError(res: Response, err: unknown): void {
+/** `secrets` are taken out of the text: a server error can quote the request, user name included. */
+function answerError(res: Response, err: unknown, secrets: readonly (string | undefined)[]): void {
   if (err instanceof HtspError) {
     if (err.code === 'noaccess') return fail(res, 403, 'noaccess', 'the Tvheadend user has no access to this');
     if (err.code === 'timeout') return fail(res, 504, 'timeout', 'Tvheadend did not answer in time');
-    return fail(res, 502, err.code, err.message);
+    return fail(res, 502, err.code, redact(err.message, secrets));
   }
-  fail(res, 500, 'internal', err instanceof Error ? err.message : String(err));
+  fail(res, 500, 'internal', redact(err instanceof Error ? err.message : String(err), secrets));
 }
 
 function str(v: HtsmsgValue | undefined): string {
@@ -237,7 +238,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     if (!found.ok || !requireReady(found.node, res)) return;
     found.node.session.callRaw('getProfiles').then(
       (reply) => answer(res, listOf(reply, 'profiles')),
-      (err: unknown) => answerError(res, err),
+      (err: unknown) => answerError(res, err, found.node.secrets()),
     );
   });
 
@@ -246,7 +247,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     if (!found.ok || !requireReady(found.node, res)) return;
     found.node.session.callRaw('getDvrConfigs').then(
       (reply) => answer(res, listOf(reply, 'dvrconfigs')),
-      (err: unknown) => answerError(res, err),
+      (err: unknown) => answerError(res, err, found.node.secrets()),
     );
   });
 
@@ -257,7 +258,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     const clientName = typeof body.clientName === 'string' && body.clientName.trim() ? body.clientName.trim() : SERVER_DEFAULTS.clientName;
     testConnection(parsed, clientName).then(
       (result) => answer(res, result),
-      (err: unknown) => answerError(res, err),
+      (err: unknown) => answerError(res, err, [parsed.username, parsed.password]),
     );
   });
 }
