@@ -495,6 +495,108 @@ describe('ServerStatusPoller (fake session)', () => {
   });
 });
 
+describe('shared poller (acquire / release)', () => {
+  function shared(t: TestContext): { session: FakeSession; poller: ServerStatusPoller } {
+    const keepAlive = setInterval(() => undefined, 1000);
+    const session = new FakeSession();
+    const poller = ServerStatusPoller.for(session);
+    t.after(() => {
+      poller.stop();
+      clearInterval(keepAlive);
+    });
+    return { session, poller };
+  }
+
+  test('one poller per session; polls the union of kinds at the shortest interval', async (t) => {
+    const { session, poller } = shared(t);
+    assert.equal(ServerStatusPoller.for(session), poller);
+    const a = poller.acquire({ kinds: ['connection'], intervalMs: 60_000 });
+    const b = poller.acquire({ kinds: ['input'], intervalMs: 30_000 });
+    assert.deepEqual(poller.config, { intervalMs: 30_000, kinds: ['input', 'connection'] });
+    b.release();
+    b.release();
+    assert.deepEqual(poller.config, { intervalMs: 60_000, kinds: ['connection'] });
+    assert.equal(poller.users, 1);
+    a.release();
+    assert.equal(poller.users, 0);
+    assert.equal(session.listenerCount('state'), 0, 'the last release stops it');
+  });
+
+  test('a user joining or leaving keeps the tracked state: a delete in between is reported', async (t) => {
+    const { session, poller } = shared(t);
+    session.data['status/subscriptions'] = [viewer(1, 'One')];
+    const events: StatusChangeEvent[] = [];
+    poller.on('change', (e) => events.push(e));
+    const first = poller.acquire({ kinds: ['serverSubscription'], intervalMs: 60_000 });
+    const polled = once(poller, 'poll');
+    session.setState('ready');
+    await polled;
+    assert.deepEqual(events.map((e) => `${e.action}:${e.id}:${e.initial === true}`), ['add:1:true']);
+
+    events.length = 0;
+    session.data['status/subscriptions'] = [];
+    const second = poller.acquire({ kinds: ['serverSubscription', 'connection'], intervalMs: 60_000 });
+    await once(poller, 'poll');
+    // The viewer left while the second user joined: still a (non-initial) delete.
+    assert.deepEqual(
+      events.map((e) => `${e.kind}:${e.action}:${e.id}:${e.initial === true}`),
+      ['serverSubscription:delete:1:false'],
+    );
+    second.release();
+    session.data['status/subscriptions'] = [viewer(2, 'Two')];
+    events.length = 0;
+    await poller.pollNow();
+    assert.deepEqual(events.map((e) => `${e.action}:${e.id}:${e.initial === true}`), ['add:2:false']);
+    first.release();
+  });
+
+  test('a kind added later reports its first poll as initial, the others stay live', async (t) => {
+    const { session, poller } = shared(t);
+    session.data['status/connections'] = [conn(7)];
+    session.data['status/inputs'] = [tuner('aa', 'mux')];
+    const events: StatusChangeEvent[] = [];
+    poller.on('change', (e) => events.push(e));
+    poller.acquire({ kinds: ['connection'], intervalMs: 60_000 });
+    const polled = once(poller, 'poll');
+    session.setState('ready');
+    await polled;
+    events.length = 0;
+    session.data['status/connections'] = [conn(7), conn(8)];
+    const snapshotPending = once(poller, 'poll');
+    poller.acquire({ kinds: ['input'], intervalMs: 60_000 });
+    assert.equal(poller.current().stale, true, 'the new kind has no lists yet');
+    await snapshotPending;
+    assert.equal(poller.current().stale, false);
+    assert.deepEqual(
+      events.map((e) => `${e.kind}:${e.action}:${e.initial === true}`).sort(),
+      ['connection:add:false', 'input:add:true'],
+    );
+  });
+
+  test('a throwing listener neither crashes the process nor starves the other listeners', async (t) => {
+    const { session, poller } = shared(t);
+    session.data['status/connections'] = [conn(7)];
+    const seen: StatusChangeEvent[] = [];
+    const reported: Error[] = [];
+    poller.on('change', () => {
+      throw new Error('listener bug');
+    });
+    poller.on('change', (e) => seen.push(e));
+    poller.on('poll', () => {
+      throw new Error('poll listener bug');
+    });
+    poller.on('listenerError', (e) => reported.push(e));
+    poller.acquire({ kinds: ['connection'], intervalMs: 100 });
+    session.setState('ready');
+    // Two timer-driven polls: the poller keeps going after the throws.
+    await sleep(350);
+    assert.equal(seen.length, 1);
+    assert.ok(session.calls.length >= 2, `polls went on: ${session.calls.length}`);
+    assert.ok(reported.some((e) => e.message === 'listener bug'));
+    assert.ok(reported.some((e) => e.message === 'poll listener bug'));
+  });
+});
+
 describe('entry keys and snapshots', () => {
   test('statusEntryKey: uuid/stream for inputs, uuid alone without a stream, id otherwise', () => {
     assert.equal(statusEntryKey('input', { uuid: 'aa', stream: '11836H' }), 'aa/11836H');

@@ -16,3 +16,4 @@ export * from './plain';
 export * from './epg-source';
 export * from './change-watch';
 export * from './dvr';
+export * from './redact';

@@ -203,6 +203,27 @@ export interface ServerStatusEvents {
   poll: [StatusPollInfo];
   /** A request failed for another reason (timeout, …); the previous state of that kind is kept. */
   pollError: [Error, StatusKind];
+  /**
+   * A listener threw, or a poll failed unexpectedly. Reported here (or as a process warning when
+   * nobody listens) because a timer-driven poll has no caller to hand the error to.
+   */
+  listenerError: [Error];
+}
+
+/** What one user of a shared poller wants; the poller serves the union of all wishes. */
+export interface StatusPollWish {
+  /** Default: all kinds. */
+  kinds?: readonly StatusKind[];
+  /** Default 5000. */
+  intervalMs?: number;
+}
+
+export interface StatusPollLease {
+  readonly poller: ServerStatusPoller;
+  /** Changes this user's wish; the poller keeps what it tracks. */
+  update(wish: StatusPollWish): void;
+  /** Idempotent. The last release stops the poller (and forgets its state). */
+  release(): void;
 }
 
 export const DEFAULT_IGNORED_FIELDS: Readonly<Record<StatusKind, readonly string[]>> = {
@@ -232,8 +253,12 @@ type FetchResult = { ok: true; entries: StatusEntry[] } | { ok: false; why: 'noa
  */
 export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
   private readonly session: StatusSession;
-  private readonly intervalMs: number;
-  private readonly kinds: readonly StatusKind[];
+  private readonly baseIntervalMs: number;
+  private readonly baseKinds: readonly StatusKind[];
+  private intervalMs: number;
+  private kinds: readonly StatusKind[];
+  /** Wishes of the current lease holders; none: the constructor's options apply. */
+  private readonly wishes = new Map<object, StatusPollWish>();
   private readonly timeoutMs: number | undefined;
   private readonly ignored: Record<StatusKind, ReadonlySet<string>>;
   private readonly relativeStep: number;
@@ -256,7 +281,8 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
   /** Kinds whose path the server does not know (empty reply); retried after a reconnect. */
   private unsupported = new Set<StatusKind>();
   private refused: (StatusUnavailable & { rightsKey: string }) | undefined;
-  private polledOnce = false;
+  /** Kinds polled successfully since start (or refusal): their next poll is no longer `initial`. */
+  private readonly polledKinds = new Set<StatusKind>();
   private resyncPending = false;
   private freshSinceReady = false;
   private updatedAt: number | undefined;
@@ -264,8 +290,8 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
   constructor(session: StatusSession, opts: ServerStatusOptions = {}) {
     super();
     this.session = session;
-    this.intervalMs = Math.max(100, finiteOr(opts.intervalMs, 5000));
-    this.kinds = opts.kinds && opts.kinds.length ? [...new Set(opts.kinds)] : STATUS_KINDS;
+    this.baseIntervalMs = this.intervalMs = Math.max(100, finiteOr(opts.intervalMs, 5000));
+    this.baseKinds = this.kinds = opts.kinds && opts.kinds.length ? [...new Set(opts.kinds)] : STATUS_KINDS;
     this.timeoutMs = opts.requestTimeoutMs;
     this.ignored = {
       serverSubscription: new Set(opts.ignoreFields?.serverSubscription ?? DEFAULT_IGNORED_FIELDS.serverSubscription),
@@ -276,6 +302,90 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     this.decibelStep = finiteOr(opts.signal?.decibelStep, 1) * 1000;
     this.signalIntervalMs = finiteOr(opts.signal?.minIntervalMs, 60_000);
     this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * The session's shared poller: every consumer of one session (events nodes, the MQTT bridge)
+   * should use it through `acquire()`, so the server is polled once however many there are, and
+   * a consumer coming or going never restarts it (which would lose what happened meanwhile).
+   */
+  static for(session: StatusSession): ServerStatusPoller {
+    let p = sharedPollers.get(session);
+    if (!p) {
+      p = new ServerStatusPoller(session);
+      sharedPollers.set(session, p);
+    }
+    return p;
+  }
+
+  /**
+   * Registers a user: the poller polls the union of the users' kinds at the shortest interval
+   * asked for, and runs while at least one lease is held. Changing the wishes keeps the tracked
+   * state; a kind nobody polled before reports its first poll as `initial`.
+   */
+  acquire(wish: StatusPollWish = {}): StatusPollLease {
+    const token = {};
+    this.wishes.set(token, { ...wish });
+    this.reconfigure();
+    this.start();
+    let released = false;
+    return {
+      poller: this,
+      update: (w) => {
+        if (released) return;
+        this.wishes.set(token, { ...w });
+        this.reconfigure();
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.wishes.delete(token);
+        if (this.wishes.size === 0) this.stop();
+        this.reconfigure();
+      },
+    };
+  }
+
+  /** Lease holders currently registered. */
+  get users(): number {
+    return this.wishes.size;
+  }
+
+  /** The interval and kinds in effect. */
+  get config(): { intervalMs: number; kinds: readonly StatusKind[] } {
+    return { intervalMs: this.intervalMs, kinds: this.kinds };
+  }
+
+  private reconfigure(): void {
+    let intervalMs = this.baseIntervalMs;
+    let kinds: readonly StatusKind[] = this.baseKinds;
+    if (this.wishes.size > 0) {
+      intervalMs = Infinity;
+      const union = new Set<StatusKind>();
+      for (const w of this.wishes.values()) {
+        intervalMs = Math.min(intervalMs, Math.max(100, finiteOr(w.intervalMs, 5000)));
+        for (const k of w.kinds && w.kinds.length ? w.kinds : STATUS_KINDS) union.add(k);
+      }
+      kinds = STATUS_KINDS.filter((k) => union.has(k));
+    }
+    const added = kinds.filter((k) => !this.kinds.includes(k));
+    for (const k of this.kinds) {
+      if (kinds.includes(k)) continue;
+      // Nobody follows it any more: if it comes back, its first poll is news to nobody.
+      this.tracked[k].clear();
+      this.polledKinds.delete(k);
+    }
+    const faster = intervalMs < this.intervalMs;
+    this.intervalMs = intervalMs;
+    this.kinds = kinds;
+    if (!this.canPoll()) return;
+    if (added.length > 0) {
+      // The newcomer should not wait a whole interval for a kind never polled.
+      if (this.polling) this.pollAgain = true;
+      else this.schedule(0);
+    } else if (faster && this.timer) {
+      this.schedule(intervalMs);
+    }
   }
 
   /** Starts following the session (idempotent). Polls at once if it is ready. */
@@ -297,7 +407,7 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     for (const k of STATUS_KINDS) this.tracked[k].clear();
     this.unsupported = new Set();
     this.refused = undefined;
-    this.polledOnce = false;
+    this.polledKinds.clear();
     this.resyncPending = false;
     this.freshSinceReady = false;
     this.updatedAt = undefined;
@@ -312,7 +422,8 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
   current(): ServerStatusSnapshot {
     const snap: ServerStatusSnapshot = {
       available: this.refused === undefined,
-      stale: !this.ready || !this.freshSinceReady,
+      // A kind a newcomer just added has no lists yet, however fresh the others are.
+      stale: !this.ready || !this.freshSinceReady || this.kinds.some((k) => !this.polledKinds.has(k) && !this.unsupported.has(k)),
       subscriptions: this.list('serverSubscription'),
       inputs: this.list('input'),
       connections: this.list('connection'),
@@ -378,7 +489,7 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
       this.generation++;
       this.clearTimer();
       this.freshSinceReady = false;
-      if (this.polledOnce) this.resyncPending = true;
+      if (this.polledKinds.size > 0) this.resyncPending = true;
     }
   };
 
@@ -408,7 +519,10 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     if (!this.canPoll()) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.poll();
+      this.poll().catch((err: unknown) => {
+        this.report(err);
+        if (!this.timer) this.schedule(this.intervalMs);
+      });
     }, Math.max(0, delayMs));
     this.timer.unref();
   }
@@ -423,9 +537,9 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     this.refused = { reason, message, rightsKey: rightsKey(this.session.rights) };
     // What we knew is no longer observable; consumers drop it on 'unavailable'.
     for (const k of STATUS_KINDS) this.tracked[k].clear();
-    this.polledOnce = false;
+    this.polledKinds.clear();
     this.resyncPending = false;
-    this.emit('unavailable', { reason, message });
+    this.deliver('unavailable', { reason, message });
   }
 
   // ------------------------------------------------------------------ polling
@@ -460,17 +574,13 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
       }
     }
 
-    const flags: { initial?: boolean; resync?: boolean } = {};
-    if (!this.polledOnce) flags.initial = true;
-    else if (this.resyncPending) flags.resync = true;
-
     let changes = 0;
     let got = false;
     kinds.forEach((kind, i) => {
       const r = results[i];
       if (r.status === 'rejected') {
         const err = r.reason instanceof Error ? r.reason : new Error(String(r.reason));
-        if (this.listenerCount('pollError') > 0) this.emit('pollError', err, kind);
+        this.deliver('pollError', err, kind);
         return;
       }
       if (!r.value.ok) {
@@ -478,6 +588,10 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
         return;
       }
       got = true;
+      const flags: { initial?: boolean; resync?: boolean } = {};
+      if (!this.polledKinds.has(kind)) flags.initial = true;
+      else if (this.resyncPending) flags.resync = true;
+      this.polledKinds.add(kind);
       changes += this.apply(kind, r.value.entries, flags);
     });
 
@@ -487,11 +601,10 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
     }
     const finished = this.now();
     if (got) {
-      this.polledOnce = true;
       this.resyncPending = false;
       this.freshSinceReady = true;
       this.updatedAt = finished;
-      this.emit('poll', { at: finished, durationMs: finished - began, changes });
+      this.deliver('poll', { at: finished, durationMs: finished - began, changes });
     }
     if (this.pollAgain) this.schedule(0);
     else this.schedule(this.intervalMs);
@@ -564,8 +677,35 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
       map.delete(id);
       out.push(event(kind, 'delete', id, t.latest, t.latest, [], flags));
     }
-    for (const e of out) this.emit('change', e);
+    for (const e of out) this.deliver('change', e);
     return out.length;
+  }
+
+  /**
+   * Calls every listener even when one throws: a listener's bug must neither starve the other
+   * users of a shared poller nor escape from a timer as an uncaught exception.
+   */
+  private deliver<K extends keyof ServerStatusEvents>(name: K, ...args: ServerStatusEvents[K]): void {
+    for (const l of this.rawListeners(name) as Array<(...a: ServerStatusEvents[K]) => void>) {
+      try {
+        l.apply(this, args);
+      } catch (err) {
+        this.report(err);
+      }
+    }
+  }
+
+  private report(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.listenerCount('listenerError') > 0) {
+      try {
+        this.emit('listenerError', e);
+        return;
+      } catch {
+        // A throwing error listener: fall through to the process warning.
+      }
+    }
+    process.emitWarning(e);
   }
 
   private significant(kind: StatusKind, t: Tracked, obj: StatusEntry, now: number): string[] {
@@ -606,6 +746,13 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
   private list<K extends StatusKind>(kind: K): StatusObjects[K][] {
     return [...this.tracked[kind].values()].map((t) => t.latest as StatusObjects[K]);
   }
+}
+
+const sharedPollers = new WeakMap<StatusSession, ServerStatusPoller>();
+
+/** The session's shared poller (see `ServerStatusPoller.for`). */
+export function sharedStatusPoller(session: StatusSession): ServerStatusPoller {
+  return ServerStatusPoller.for(session);
 }
 
 function event(

@@ -15,7 +15,8 @@
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
 import type { IClientOptions, IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt';
-import { ServerStatusPoller } from '../htsp/server-status';
+import { ServerStatusPoller, type StatusPollLease } from '../htsp/server-status';
+import { redact } from '../htsp/redact';
 import type { ChangeEvent } from '../htsp/cache';
 import { withTimeout } from '../htsp/util';
 import { brokerProblem, type BrokerProblem } from './broker-errors';
@@ -142,7 +143,9 @@ export class MqttBridge extends EventEmitter {
   private readonly t: Required<BridgeTiming>;
   private readonly commands: CommandRunner;
   private readonly allowed: ReadonlySet<string>;
+  /** The session's shared poller (events nodes poll through it too), when not given a view. */
   private readonly ownPoller: ServerStatusPoller | undefined;
+  private statusLease: StatusPollLease | undefined;
   private readonly statusView: StatusView | undefined;
 
   private client: MqttClient | undefined;
@@ -212,7 +215,7 @@ export class MqttBridge extends EventEmitter {
     if (opts.serverStatus === false) {
       this.statusView = undefined;
     } else if (opts.serverStatus === undefined || opts.serverStatus === true) {
-      this.ownPoller = new ServerStatusPoller(this.session, { intervalMs: this.t.statusPollMs });
+      this.ownPoller = ServerStatusPoller.for(this.session);
       this.statusView = this.ownPoller;
     } else {
       this.statusView = opts.serverStatus;
@@ -239,7 +242,7 @@ export class MqttBridge extends EventEmitter {
       this.ownPoller.on('change', this.onStatusChange);
       this.ownPoller.on('unavailable', this.onStatusChange);
       this.ownPoller.on('poll', this.onStatusPoll);
-      this.ownPoller.start();
+      this.statusLease = this.ownPoller.acquire({ intervalMs: this.t.statusPollMs });
     }
     this.every(this.t.statsIntervalMs, () => {
       this.fastDue = true;
@@ -267,7 +270,8 @@ export class MqttBridge extends EventEmitter {
       this.ownPoller.off('change', this.onStatusChange);
       this.ownPoller.off('unavailable', this.onStatusChange);
       this.ownPoller.off('poll', this.onStatusPoll);
-      this.ownPoller.stop();
+      this.statusLease?.release();
+      this.statusLease = undefined;
     }
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
@@ -460,7 +464,10 @@ export class MqttBridge extends EventEmitter {
     const method = this.topics.commandOf(topic);
     // A retained command would run again on every connect: never act on one.
     if (method === undefined || packet.retain) return;
-    void this.runCommand(method, payload, packet);
+    // Nothing awaits this: a failure must end up in the log, never as an unhandled rejection.
+    this.runCommand(method, payload, packet).catch((err: unknown) => {
+      this.log('error', this.scrub(`command ${method} failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
   }
 
   private onHaBirth(): void {
@@ -473,7 +480,7 @@ export class MqttBridge extends EventEmitter {
 
   private async runCommand(method: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
     const reply: CommandReply = await this.commands.run(method, payload);
-    this.emit('command', { method, ok: reply.ok });
+    this.notifyCommand({ method, ok: reply.ok });
     const client = this.client;
     if (!client || !this.connected) return;
     const body = JSON.stringify(reply);
@@ -690,6 +697,25 @@ export class MqttBridge extends EventEmitter {
     this.timers.push(t);
   }
 
+  /**
+   * Each listener on its own: one that throws (or returns a promise that rejects) must neither
+   * keep the reply from being published nor reach the broker client's event loop as a crash.
+   */
+  private notifyCommand(info: { method: string; ok: boolean }): void {
+    for (const l of this.rawListeners('command') as Array<(i: { method: string; ok: boolean }) => unknown>) {
+      try {
+        const r = l.call(this, info);
+        if (r instanceof Promise) r.catch((err: unknown) => this.listenerFailed(err));
+      } catch (err) {
+        this.listenerFailed(err);
+      }
+    }
+  }
+
+  private listenerFailed(err: unknown): void {
+    this.log('error', this.scrub(`a 'command' listener failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
   private setBroker(state: BrokerState): void {
     this.brokerState = state;
     this.emitStatus();
@@ -710,10 +736,7 @@ export class MqttBridge extends EventEmitter {
   }
 
   private scrub(text: string): string {
-    let out = text;
-    const secrets = [...this.secrets(), this.opts.broker.password ?? '', this.opts.broker.username ?? ''];
-    for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
-    return out;
+    return redact(text, [...this.secrets(), this.opts.broker.password, this.opts.broker.username]);
   }
 }
 

@@ -7,6 +7,7 @@
  * boundary: by default only read-only methods and the recording add/stop/cancel methods run.
  */
 import { HtspError } from '../htsp/errors';
+import { redact } from '../htsp/redact';
 import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
 import { SESSION_OWNED_METHODS as NEVER } from '../htsp/messages';
 import { isPlainObject, toJson, type Json } from './json';
@@ -92,12 +93,6 @@ export interface CommandRunnerOptions {
   /** At most this many commands at once; more are refused with `busy` (default 8). */
   maxInFlight?: number;
   timeoutMs?: number;
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
-  return out;
 }
 
 /** JSON → HTSMSG request fields: numbers, strings, booleans (as 0/1), lists and maps. */

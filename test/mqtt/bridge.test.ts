@@ -9,6 +9,7 @@ import { TvheadendSimulator } from '../../src/sim';
 import { MqttBridge, discoveryProblems, type BridgeOptions, type BridgeSession } from '../../src/mqtt';
 import { brokerMatrix, findMosquitto, type TestBroker } from './brokers';
 import { retainedSnapshot, sleep, waitFor, Watcher } from './helpers';
+import { joinStatusPoll } from '../../src/nodes/events/status-poll';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '0.1.0', url: 'https://example.invalid/node-red-contrib-tvheadend' };
 const PREFIX = 'hatest';
@@ -236,6 +237,36 @@ for (const entry of brokerMatrix()) {
       assert.ok(tuners.inUse >= 1);
     });
 
+    test('shares the status poll with events nodes of the same session: one poll per interval', async () => {
+      const polls: number[] = [];
+      const onRequest = (r: { method?: string; message: Record<string, unknown> }): void => {
+        if (r.method === 'api' && r.message.path === 'status/subscriptions') polls.push(Date.now());
+      };
+      sim.on('request', onRequest);
+      const w = await watch();
+      bridge();
+      const node = joinStatusPoll(session, {
+        intervalMs: FAST.statusPollMs,
+        kinds: new Set(['serverSubscription'] as const),
+        change: () => undefined,
+        unavailable: () => undefined,
+        polled: () => undefined,
+      });
+      try {
+        await waitFor('settled', () => settled(w));
+        const before = polls.length;
+        const from = Date.now();
+        await sleep(1100);
+        const n = polls.length - before;
+        const elapsed = Date.now() - from;
+        // 200 ms each: five or so; two pollers would make ten.
+        assert.ok(n >= 3 && n <= Math.ceil(elapsed / FAST.statusPollMs) + 1, `${n} polls in ${elapsed} ms`);
+      } finally {
+        node.leave();
+        sim.off('request', onRequest);
+      }
+    });
+
     test("shows the session's subscriptions with channel, signal and queue, and drops one at once", async () => {
       const w = await watch();
       bridge();
@@ -349,6 +380,35 @@ for (const entry of brokerMatrix()) {
         } finally {
           await c5.endAsync(true);
         }
+      }
+    });
+
+    test("a throwing or rejecting 'command' listener neither crashes the process nor stops the reply", async () => {
+      const problems: unknown[] = [];
+      const onUnhandled = (e: unknown): void => void problems.push(e);
+      process.on('unhandledRejection', onUnhandled);
+      process.on('uncaughtException', onUnhandled);
+      const logs: string[] = [];
+      try {
+        const w = await watch();
+        const b = bridge({ log: (level, text) => logs.push(`${level} ${text}`) });
+        b.on('command', () => {
+          throw new Error('sync listener bug');
+        });
+        b.on('command', (async () => {
+          throw new Error('async listener bug');
+        }) as () => void);
+        await waitFor('settled', () => settled(w));
+        await watchers[0].client.publishAsync(`${base}/cmd/getSysTime`, '{"requestId": 1}', { qos: 1 });
+        const r = await waitFor('reply', () => w.json<{ ok: boolean }>(`${base}/reply/getSysTime`));
+        assert.equal(r.ok, true);
+        await sleep(100);
+        assert.deepEqual(problems, []);
+        assert.ok(logs.some((l) => l.includes('sync listener bug')), logs.join('\n'));
+        assert.ok(logs.some((l) => l.includes('async listener bug')), logs.join('\n'));
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        process.off('uncaughtException', onUnhandled);
       }
     });
 

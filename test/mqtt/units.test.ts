@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { MetadataCache } from '../../src/htsp/cache';
+import { HtspError } from '../../src/htsp/errors';
 import type { HtsmsgMap } from '../../src/htsp/codec';
 import {
   CommandRunner,
@@ -368,6 +369,20 @@ test('the allow-list never admits session methods; commands parse and refuse cle
   const stop = await runner.run('stopRecording', Buffer.from('{"channel":1}'));
   assert.ok(stop.ok);
   assert.deepEqual(calls.pop(), ['stopDvrEntry', { id: 5 }]);
+});
+
+test('short user names are redacted from command errors (quoted, as the library quotes them)', async () => {
+  const s = fakeSession();
+  s.feed(CHANNELS);
+  s.callRaw = async (method: string): Promise<HtsmsgMap> => {
+    throw new HtspError('noaccess', `user "tv" lacks the right for ${method}`, { method });
+  };
+  const runner = new CommandRunner({ session: s, allowed: normaliseAllowList(undefined), secrets: () => ['tv'] });
+  const r = await runner.run('getSysTime', Buffer.from('{}'));
+  assert.equal(r.ok, false);
+  const text = JSON.stringify(r);
+  assert.ok(!text.includes('"tv"') && !text.includes('\\"tv\\"'), text);
+  assert.match(text, /user \\"\*\*\*\\" lacks/);
 });
 
 test('HTSMSG values become JSON', () => {

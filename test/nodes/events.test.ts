@@ -10,6 +10,8 @@ import { ChannelFilter, parseEventsSettings, SettingsError } from '../../src/nod
 import type { SimDvrEntrySpec } from '../../src/sim';
 import { helper, eventsNode, serverNode, serverOf as server, ready, tab, catchAll, credentials, waitFor, collect, statusesOf, delay, type SimHandle, type FlowNode } from './helpers';
 import { simPerSuite } from './suite';
+import { ServerStatusPoller } from '../../src/htsp';
+import { joinStatusPoll } from '../../src/nodes/events/status-poll';
 
 const TAB: FlowNode = tab('events');
 const NODES = [serverModule, eventsModule];
@@ -317,9 +319,10 @@ describe('tvheadend-events: server-wide activity', () => {
       ];
       await helper.load(NODES, flow(sim.port, nodes), credentials('s1'));
       const got = received('srv1');
-      await ready();
-      await waitFor(() => apiCalls.length >= 1, 'the first poll');
-      await delay(200);
+      const srv = await ready();
+      // A viewer added before the first poll has finished would be part of that (ignored) poll.
+      const poller = ServerStatusPoller.for(srv.session);
+      await waitFor(() => !poller.current().stale, 'the first completed poll');
       const ch = sim.sim.channels[1];
       const viewer = sim.sim.addExternalViewer({ channelId: ch.id, username: 'grandma', hostname: '192.168.1.77', client: 'Kodi' });
       await waitFor(() => got.some((m) => m.topic === 'serverSubscription/add'), 'the viewer', 4000);
@@ -341,6 +344,43 @@ describe('tvheadend-events: server-wide activity', () => {
       assert.equal(got.filter((m) => m.initial).length, 0, 'what the first poll found is not a change');
     } finally {
       sim.sim.off('request', onRequest);
+    }
+  });
+
+  it('a node joining mid-way does not make the others miss a viewer leaving', async () => {
+    const nodes = [eventsNode('mid1', '', { kinds: ['serverSubscription'], pollInterval: 1 })];
+    await helper.load(NODES, flow(sim.port, nodes), credentials('s1'));
+    const got = received('mid1');
+    const srv = await ready();
+    // Same wishes as the node: joins its poll without changing it, and sees when a poll is done.
+    let polls = 0;
+    const probe = joinStatusPoll(srv.session, {
+      intervalMs: 1000,
+      kinds: new Set(['serverSubscription'] as const),
+      change: () => undefined,
+      unavailable: () => undefined,
+      polled: () => void polls++,
+    });
+    await waitFor(() => polls > 0, 'the first completed poll');
+    const viewer = sim.sim.addExternalViewer({ channelId: sim.sim.channels[0].id, username: 'grandpa', hostname: '192.168.1.78' });
+    await waitFor(() => got.some((m) => m.topic === 'serverSubscription/add'), 'the viewer', 4000);
+
+    // The viewer leaves, and before the next poll another node (other interval, more kinds) joins.
+    sim.sim.removeExternalViewer(viewer);
+    const late = joinStatusPoll(srv.session, {
+      intervalMs: 2000,
+      kinds: new Set(['serverSubscription', 'connection'] as const),
+      change: () => undefined,
+      unavailable: () => undefined,
+      polled: () => undefined,
+    });
+    try {
+      await waitFor(() => got.some((m) => m.topic === 'serverSubscription/delete'), 'the viewer leaving', 4000);
+      const del = got.find((m) => m.topic === 'serverSubscription/delete') as Msg;
+      assert.equal((del.payload as Record<string, unknown>).username, 'grandpa');
+    } finally {
+      late.leave();
+      probe.leave();
     }
   });
 

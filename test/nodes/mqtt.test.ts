@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { NodeAPI } from 'node-red';
 import serverModule = require('../../src/nodes/server/tvheadend-server');
 import mqttModule = require('../../src/nodes/mqtt/tvheadend-mqtt');
-import { channelSelection, effectiveBaseTopic, migrateMqttConfig, MQTT_DEFAULTS } from '../../src/nodes/mqtt/config';
+import { channelSelection, defaultClientId, effectiveBaseTopic, migrateMqttConfig, MQTT_DEFAULTS } from '../../src/nodes/mqtt/config';
 import { mqttNodeStatus } from '../../src/nodes/mqtt/status';
 import { discoveryProblems, DEFAULT_ALLOWED, type BridgeStatus } from '../../src/mqtt';
 import { AedesBroker, findMosquitto, findOpenssl, loudWarning, makeTestPki, MosquittoBroker, type TestPki } from '../mqtt/brokers';
@@ -77,6 +77,16 @@ describe('tvheadend-mqtt settings', () => {
   it('uses tvheadend/<server name> when the base topic is empty', () => {
     assert.equal(effectiveBaseTopic(migrateMqttConfig({}), 'Living Room'), 'tvheadend/living_room');
     assert.equal(effectiveBaseTopic(migrateMqttConfig({ baseTopic: 'x/y' }), 'Living Room'), 'x/y');
+  });
+
+  it('default client id: at most 23 characters (MQTT 3.1.1), stable per node, distinct between nodes', () => {
+    for (const id of ['a1b2c3d4e5f60718', 'x', 'very.long:node-id/with_odd-characters-and-more-of-them']) {
+      const c = defaultClientId(id);
+      assert.ok(c.length <= 23, `${c} has ${c.length} characters`);
+      assert.match(c, /^[0-9A-Za-z_]+$/, 'characters every broker accepts');
+      assert.equal(defaultClientId(id), c);
+    }
+    assert.notEqual(defaultClientId('a1b2c3d4e5f60718'), defaultClientId('a1b2c3d4e5f60719'));
   });
 
   it('says in the status why the broker refused, in at most 20 characters', () => {

@@ -2,6 +2,7 @@
  * Settings of the `tvheadend-mqtt` node: defaults and the normalisation of saved flows. Pure, so
  * that it is tested without Node-RED.
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_ALLOWED, defaultBaseTopic } from '../../mqtt';
 import type { ChannelSelection } from '../../mqtt';
 
@@ -100,4 +101,13 @@ export function channelSelection(config: MqttNodeConfig): ChannelSelection {
   if (config.channelMode === 'all') return { mode: 'all' };
   if (config.channelMode === 'selected' && config.channels.length) return { mode: 'selected', refs: config.channels };
   return { mode: 'none' };
+}
+
+/**
+ * The MQTT client id when none is set: stable per node (mqtt.js would pick a random one per
+ * start), and at most 23 characters, the most MQTT 3.1.1 obliges a broker to accept; a strict
+ * broker refuses a longer one (CONNACK 2), which the bridge takes as a lasting refusal.
+ */
+export function defaultClientId(nodeId: string): string {
+  return `tvh_${createHash('sha256').update(nodeId).digest('hex').slice(0, 16)}`;
 }

@@ -12,7 +12,7 @@ import { linkServer } from '../shared/link';
 import { NO_SERVER_STATUS } from '../shared/status';
 import { isServerNode } from '../shared/types';
 import type { Node, NodeAPI, NodeDef } from '../shared/types';
-import { channelSelection, effectiveBaseTopic, migrateMqttConfig, MQTT_TYPE } from './config';
+import { channelSelection, defaultClientId, effectiveBaseTopic, migrateMqttConfig, MQTT_TYPE } from './config';
 import type { MqttCredentials } from './config';
 import { mqttNodeStatus } from './status';
 
@@ -110,8 +110,7 @@ export = function register(RED: NodeAPI): void {
           url: config.broker,
           ...(creds.username ? { username: creds.username } : {}),
           ...(creds.username && creds.password ? { password: creds.password } : {}),
-          // A stable id per node; mqtt.js would pick a random one per start.
-          clientId: config.clientId || `nodered_tvheadend_${node.id.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 64),
+          clientId: config.clientId || defaultClientId(node.id),
           protocolVersion: config.protocol === '5' ? 5 : config.protocol === '4' ? 4 : 'auto',
           ...(tls ? { tls } : {}),
         },

@@ -7,6 +7,10 @@
  */
 import { HtspError } from '../../htsp/errors';
 import { HtsmsgError } from '../../htsp/codec';
+import { redact } from '../../htsp/redact';
+
+// Moved to the library (the MQTT bridge needs it too); still exported from here for the nodes.
+export { redact };
 
 /** The codes a flow can branch on. */
 export type NodeErrorCode = 'noaccess' | 'server' | 'timeout' | 'disconnected' | 'bad-input';
@@ -43,20 +47,6 @@ export const ERROR_STATUS_TEXT: Readonly<Record<NodeErrorCode, string>> = {
   disconnected: 'not connected',
   'bad-input': 'bad input',
 };
-
-/**
- * Removes each secret from `text`. Secrets of 4 characters or more are replaced wherever they
- * occur; shorter ones only where quoted (as the protocol library quotes user names), because
- * replacing a two-letter user name everywhere would garble ordinary words.
- */
-export function redact(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (!s) continue;
-    out = s.length >= 4 ? out.split(s).join('***') : out.split(`"${s}"`).join('"***"');
-  }
-  return out;
-}
 
 /**
  * Converts anything thrown by a handler or by the protocol library into a `NodeError`.
