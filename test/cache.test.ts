@@ -246,6 +246,71 @@ describe('resync', () => {
   });
 });
 
+describe('tags renumbered by a server restart (G13)', () => {
+  const tag = (method: string, tagId: number, str: string, name: string, members?: number[]): HtsmsgMap => ({
+    method,
+    tagId,
+    tagIdStr: str,
+    tagName: name,
+    tagIndex: 0,
+    tagTitledIcon: 0,
+    ...(members ? { members } : {}),
+  });
+
+  function sync(cache: MetadataCache, tags: Array<[number, string, string, number[]]>, channels: Array<[number, number[]]>): void {
+    cache.beginResync({ epg: true });
+    for (const [id, str, name] of tags) cache.apply(tag('tagAdd', id, str, name));
+    for (const [id, tagIds] of channels) cache.apply(channel(id, { tags: tagIds }));
+    for (const [id, str, name, members] of tags) cache.apply(tag('tagUpdate', id, str, name, members));
+    cache.apply({ method: 'initialSyncCompleted' });
+  }
+
+  test('same tags under swapped ids: id updates only, channels silent, lookups by the new ids', () => {
+    const cache = new MetadataCache({ now: () => NOW });
+    sync(cache, [[1, 'uuid-a', 'A', [1]], [2, 'uuid-b', 'B', [2]]], [[1, [1]], [2, [2]]]);
+    const changes = collect(cache);
+    sync(cache, [[2, 'uuid-a', 'A', [1]], [1, 'uuid-b', 'B', [2]]], [[1, [2]], [2, [1]]]);
+    assert.deepEqual(summary(changes), ['update tag 1 tagId', 'update tag 2 tagId']);
+    const a = changes.find((c) => c.kind === 'tag' && c.object.tagIdStr === 'uuid-a');
+    assert.equal(a?.previous && 'tagId' in a.previous ? a.previous.tagId : undefined, 1);
+    assert.equal(cache.tagsById.get(2)?.tagName, 'A');
+    assert.equal(cache.tagsById.get(1)?.tagName, 'B');
+    assert.deepEqual(cache.channelsById.get(1)?.tags, [2], 'the channel holds the current numbers');
+    assert.deepEqual(cache.tagsById.get(2)?.members, [1]);
+  });
+
+  test('real changes among renumbered tags are still reported', () => {
+    const cache = new MetadataCache({ now: () => NOW });
+    sync(cache, [[1, 'uuid-a', 'A', [1]], [2, 'uuid-b', 'B', [2]]], [[1, [1]], [2, [2]]]);
+    const changes = collect(cache);
+    // b is gone, its old number now belongs to the new tag c; a is renamed and renumbered.
+    sync(cache, [[3, 'uuid-a', 'A2', [1]], [2, 'uuid-c', 'C', [2]]], [[1, [3]], [2, [2]]]);
+    assert.deepEqual(summary(changes), [
+      'add tag 2',
+      'delete tag 2',
+      'update channel 2 tags',
+      'update tag 3 tagId,tagName',
+    ]);
+    const gone = changes.find((c) => c.action === 'delete');
+    assert.equal(gone?.kind === 'tag' ? gone.object.tagIdStr : undefined, 'uuid-b');
+    assert.equal(cache.tagsById.get(2)?.tagIdStr, 'uuid-c');
+    assert.equal(cache.tagsById.size, 2);
+  });
+
+  test('without tagIdStr (before v41) the id is the identity', () => {
+    const cache = new MetadataCache({ now: () => NOW });
+    const plain = (method: string, tagId: number, tagName: string): HtsmsgMap => ({ method, tagId, tagName, tagIndex: 0, tagTitledIcon: 0 });
+    cache.beginResync();
+    cache.apply(plain('tagAdd', 1, 'A'));
+    cache.apply({ method: 'initialSyncCompleted' });
+    const changes = collect(cache);
+    cache.beginResync();
+    cache.apply(plain('tagAdd', 1, 'B'));
+    cache.apply({ method: 'initialSyncCompleted' });
+    assert.deepEqual(summary(changes), ['update tag 1 tagName']);
+  });
+});
+
 describe('EPG helpers', () => {
   function epgCache(): MetadataCache {
     const cache = new MetadataCache({ now: () => NOW });
@@ -335,8 +400,9 @@ describe('EPG helpers', () => {
   });
 });
 
-describe('performance', () => {
-  test('100,000 events sync well under 3 s, and an identical resync is silent', () => {
+// Only counts here: how fast this runs is measured in bench/, not asserted by unit tests.
+describe('large sync', () => {
+  test('100,000 events: one add each, and an identical resync is silent', () => {
     const channels = 200;
     const perChannel = 500;
     const msgs: HtsmsgMap[] = [];
@@ -357,20 +423,14 @@ describe('performance', () => {
     const cache = new MetadataCache({ now: () => NOW });
     let n = 0;
     cache.on('change', () => n++);
-    const t0 = performance.now();
     cache.beginResync({ epg: true });
     for (const m of msgs) cache.apply(m);
     cache.apply({ method: 'initialSyncCompleted' });
-    const first = performance.now() - t0;
     assert.equal(n, channels + channels * perChannel);
-    const t1 = performance.now();
     cache.beginResync({ epg: true });
     for (const m of msgs) cache.apply(m);
     cache.apply({ method: 'initialSyncCompleted' });
-    const second = performance.now() - t1;
     assert.equal(n, channels + channels * perChannel, 'identical resync emits nothing');
-    assert.ok(first < 1500, `first sync took ${first.toFixed(0)} ms`);
-    assert.ok(second < 1500, `resync took ${second.toFixed(0)} ms`);
     assert.equal(cache.nowNext(7, NOW + 100).now?.eventId, 6 * perChannel + 1);
   });
 });

@@ -144,6 +144,29 @@ describe('malformed input gives typed errors', () => {
     const fn = (() => 1) as unknown as HtsmsgValue;
     assert.throws(() => encodeBody({ f: fn }), (e: unknown) => e instanceof HtsmsgError && e.code === 'unencodable');
   });
+
+  test('only plain objects become a MAP: Date, Map, Set and class instances are refused by field name', () => {
+    const refused = (v: unknown, re: RegExp) =>
+      assert.throws(
+        () => encodeBody({ outer: { inner: v as HtsmsgValue } }),
+        (e: unknown) => e instanceof HtsmsgError && e.code === 'unencodable' && /"inner"/.test(e.message) && re.test(e.message),
+      );
+    refused(new Date(0), /Date.*epoch seconds/);
+    refused(new Map([['a', 1]]), /Map/);
+    refused(new Set([1]), /Set/);
+    class Thing {
+      a = 1;
+    }
+    refused(new Thing(), /Thing/);
+    assert.throws(() => encodeBody({ list: [new Date(0)] as unknown as HtsmsgValue }), (e: unknown) => e instanceof HtsmsgError && /"list"/.test(e.message));
+    // What is accepted still round-trips.
+    const bare = Object.create(null) as HtsmsgMap;
+    bare.a = 1;
+    const back = decodeBody(encodeBody({ m: { x: 1 }, n: bare, b: Buffer.from([1]), u: new Uint8Array([2]) as unknown as HtsmsgValue, l: [1, 2] }));
+    assert.deepEqual(back.m, { x: 1 });
+    assert.deepEqual({ ...(back.n as HtsmsgMap) }, { a: 1 });
+    assert.deepEqual(back.l, [1, 2]);
+  });
 });
 
 describe('frame decoder', () => {

@@ -223,6 +223,50 @@ describe('requests', () => {
     await conn.getSysTime();
   });
 
+  test('callers cannot slip username, digest or seq into a request: only the connection authenticates', async () => {
+    const s = await server({ anonymous: { streaming: true, dvr: false } });
+    const conn = await connect(s, { authOnDemand: true });
+    const forged = { username: 'admin', digest: Buffer.alloc(20, 1), seq: 4242 };
+    await conn.callRaw('getSysTime', { ...forged });
+    const [sys] = s.requestsFor('getSysTime');
+    assert.equal(sys.username, undefined);
+    assert.equal(sys.digest, undefined);
+    assert.notEqual(sys.seq, 4242);
+    // The on-demand resend carries the connection's own credentials, not the caller's.
+    await conn.call('addDvrEntry', { channelId: 1, start: 1, stop: 2, title: 't', ...forged } as Parameters<typeof conn.addDvrEntry>[0]);
+    const adds = s.requestsFor('addDvrEntry');
+    assert.equal(adds.length, 2);
+    assert.equal(adds[0].username, undefined);
+    assert.equal(adds[0].digest, undefined);
+    assert.equal(adds[1].username, 'demo');
+    assert.deepEqual(adds[1].digest, createHash('sha1').update('demo').update(s.last!.challenge).digest());
+    conn.send({ method: 'getSysTime', username: 'admin', digest: Buffer.alloc(20, 1) });
+    await conn.getSysTime();
+    const sent = s.requestsFor('getSysTime').find((r) => r.seq === undefined);
+    assert.ok(sent, 'the fire-and-forget message arrived');
+    assert.equal(sent.username, undefined);
+    assert.equal(sent.digest, undefined);
+  });
+
+  test('a message listener that throws: contained, reported, the connection goes on', async () => {
+    const s = await server();
+    const conn = await connect(s);
+    const faults: Array<[unknown, string]> = [];
+    conn.on('listenerError', (err, event) => faults.push([err, event]));
+    const seen: number[] = [];
+    conn.on('message', (m) => {
+      seen.push(m.channelId as number);
+      throw new Error('consumer bug');
+    });
+    s.last!.send({ method: 'channelDelete', channelId: 1 });
+    s.last!.send({ method: 'channelDelete', channelId: 2 });
+    await conn.getSysTime();
+    assert.deepEqual(seen, [1, 2]);
+    assert.equal(faults.length, 2);
+    assert.equal(faults[0][1], 'message');
+    assert.equal(conn.closed, false);
+  });
+
   test('close() rejects pending requests with disconnected and emits close once', async () => {
     const s = await server({ handlers: { getEvents: () => undefined } });
     const conn = await connect(s);

@@ -148,7 +148,7 @@ test('request types are assignable to HtsmsgMap (compile-time)', () => {
   assert.equal(maps.length, 5);
 });
 
-test('SESSION_OWNED_METHODS: handshake, metadata, subscriptions and files; refused by the call node and MQTT', () => {
+test('SESSION_OWNED_METHODS: handshake, metadata, subscriptions and files; refused by MQTT, by the call node but for files', () => {
   assert.deepEqual(
     [...SESSION_OWNED_METHODS].sort(),
     [
@@ -171,12 +171,26 @@ test('SESSION_OWNED_METHODS: handshake, metadata, subscriptions and files; refus
     ],
   );
   for (const m of SESSION_OWNED_METHODS) assert.ok((HTSP_METHODS as readonly string[]).includes(m), m);
-  // The one list is what both outside entry points refuse.
+  // MQTT refuses the whole list; the call node lets the file methods through (a flow may read a
+  // recording on the shared connection: file handles do not disturb the session).
   const allowed = normaliseAllowList([...HTSP_METHODS]);
   for (const m of HTSP_METHODS) {
     const owned = SESSION_OWNED_METHODS.has(m);
     assert.equal(allowed.has(m), !owned, `MQTT allow-list and ${m}`);
-    if (owned) assert.throws(() => methodFor(m, {}), /session/, `call node and ${m}`);
+    if (owned && !m.startsWith('file')) assert.throws(() => methodFor(m, {}), /session/, `call node and ${m}`);
     else assert.equal(methodFor(m, {}), m);
   }
+});
+
+test('autorec/timerec updates require channelId: leaving it out would reset the rule to any channel (G18)', () => {
+  // Checked by the type-check (`tsc --noEmit`), which fails if these ever compile.
+  // @ts-expect-error channelId is required
+  const autorecWithout: HtspRequest<'updateAutorecEntry'> = { id: 'a', enabled: 0 };
+  // @ts-expect-error channelId is required
+  const timerecWithout: HtspRequest<'updateTimerecEntry'> = { id: 't', enabled: 0 };
+  const anyChannel: HtspRequest<'updateAutorecEntry'> = { id: 'a', channelId: -1 };
+  const oneChannel: HtspRequest<'updateTimerecEntry'> = { id: 't', channelId: 3 };
+  assert.equal(anyChannel.channelId, -1);
+  assert.equal(oneChannel.channelId, 3);
+  assert.ok(autorecWithout && timerecWithout);
 });

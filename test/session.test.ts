@@ -245,6 +245,26 @@ describe('resync', () => {
     assert.ok(changes.length < before.size / 2, 'unchanged objects are not reported');
   });
 
+  test('server restart that renumbers tags (G13): no tag delete/add, no channel change, ids follow', async (t) => {
+    const { sim: s, session: sess, changes } = await simSession(t);
+    const oldIds = new Map(s.tags.map((tg) => [tg.uuid, tg.id]));
+    assert.ok(oldIds.size > 1, 'the simulator has several tags');
+    await s.restart();
+    await untilReady(sess);
+    await sleep(100);
+    assert.ok(s.tags.some((tg) => tg.id !== oldIds.get(tg.uuid)), 'the simulator renumbered its tags');
+    const got = changes.map(key);
+    assert.ok(!got.some((k) => /^(add|delete) tag /.test(k)), `no tag deletes/adds: ${got.join('; ')}`);
+    assert.ok(!got.some((k) => k.includes(' channel ')), `channels keep the same tags: ${got.join('; ')}`);
+    for (const c of changes) {
+      assert.equal(c.kind, 'tag');
+      assert.deepEqual(c.changed, ['tagId']);
+    }
+    assert.equal(changes.length, s.tags.filter((tg) => tg.id !== oldIds.get(tg.uuid)).length);
+    for (const tg of s.tags) assert.equal(sess.cache.tagsById.get(tg.id)?.tagIdStr, tg.uuid);
+    for (const ch of s.channels) assert.deepEqual(sess.cache.channelsById.get(ch.id)?.tags, ch.tags);
+  });
+
   test('server restart in the middle of the first sync: exactly the changes, adds never repeated', async (t) => {
     const s = await sim(t, { channels: 40, epgHours: 24 * 7 });
     const sess = newSession(t, s.port);
@@ -467,5 +487,49 @@ describe('lifecycle', () => {
     await sleep(50);
     assert.equal(s.connectionCount, 0);
     assert.equal(sub.state, 'closed');
+  });
+});
+
+describe('listener faults', () => {
+  test('a change listener that throws: contained, reported, later messages still processed', async (t) => {
+    const { sim: s, session: sess } = await simSession(t);
+    const conn = (sess as unknown as { conn: { closed: boolean } }).conn;
+    const faults: Array<{ err: unknown; event: string }> = [];
+    sess.on('listenerError', (err, event) => faults.push({ err, event }));
+    const seen: string[] = [];
+    sess.on('change', () => {
+      throw new Error('node handler bug');
+    });
+    sess.on('change', (c) => seen.push(`${c.kind} ${String(c.id)}`));
+    const [a, b] = s.channels;
+    s.updateChannel(a.id, { name: 'First Rename' });
+    s.updateChannel(b.id, { name: 'Second Rename' });
+    await waitFor(sess, 'change', (c: ChangeEvent) => c.kind === 'channel' && c.id === b.id);
+    assert.equal(sess.cache.channelsById.get(a.id)?.channelName, 'First Rename');
+    assert.equal(sess.cache.channelsById.get(b.id)?.channelName, 'Second Rename');
+    assert.ok(seen.includes(`channel ${a.id}`), 'the other listener still got the first change');
+    assert.ok(faults.length >= 2);
+    assert.ok(faults.every((f) => f.event === 'change' && f.err instanceof Error && f.err.message === 'node handler bug'));
+    assert.equal(sess.state, 'ready');
+    assert.equal(conn.closed, false, 'the shared connection stays open');
+  });
+
+  test('nobody listens for listenerError: a process warning, no crash', async (t) => {
+    const { sim: s, session: sess } = await simSession(t);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      if (w.name === 'HtspListenerError') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    sess.once('change', () => {
+      throw new Error('unheard bug');
+    });
+    s.updateChannel(s.channels[0].id, { name: 'Once More' });
+    await waitFor(process, 'warning', (w: Error) => w.name === 'HtspListenerError');
+    assert.match(warnings[0].message, /'change' listener threw: unheard bug/);
+    s.updateChannel(s.channels[1].id, { name: 'And Again' });
+    await waitFor(sess, 'change', (c: ChangeEvent) => c.id === s.channels[1].id);
+    assert.equal(sess.state, 'ready');
   });
 });

@@ -387,3 +387,57 @@ describe('with a scripted server', () => {
     assert.deepEqual(seen, ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']);
   });
 });
+
+describe('listener faults', () => {
+  test('a packet listener that throws: contained per packet, delivery goes on, also from the buffer', async (t) => {
+    const { session: sess, subscriber } = await accepting(t);
+    const sub = sess.subscribe(7);
+    await sub.accepted;
+    const faults: unknown[] = [];
+    sub.on('listenerError', (err) => faults.push(err));
+    const got: number[] = [];
+    sub.on('packet', (p) => {
+      got.push(p.pts as number);
+      throw new Error('consumer bug');
+    });
+    for (let i = 0; i < 3; i++) subscriber.conn?.send(muxpkt(subscriber.sid, i));
+    await waitFor(sub, 'packet', (p: Packet) => p.pts === 2);
+    sub.pause();
+    for (let i = 3; i < 6; i++) subscriber.conn?.send(muxpkt(subscriber.sid, i));
+    await sleep(100);
+    assert.equal(sub.bufferedPackets, 3);
+    sub.resume();
+    await waitFor(sub, 'packet', (p: Packet) => p.pts === 5);
+    await sleep(20);
+    assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);
+    assert.equal(faults.length, 6);
+    assert.equal(sess.state, 'ready');
+  });
+});
+
+describe('packet buffer', () => {
+  test('bounded by bytes as well as by count: the oldest go, drops are counted, the newest are kept', async (t) => {
+    const { session: sess, subscriber } = await accepting(t);
+    const sub = sess.subscribe(7, { packetBufferBytes: 10_000 });
+    await sub.accepted;
+    const got: number[] = [];
+    sub.on('packet', (p) => got.push(p.pts as number));
+    sub.pause();
+    const big = (n: number): HtsmsgMap => ({ ...muxpkt(subscriber.sid, n), payload: Buffer.alloc(3000, n) });
+    for (let i = 0; i < 10; i++) subscriber.conn?.send(big(i));
+    await sleep(100);
+    assert.equal(sub.receivedPackets, 10);
+    assert.equal(sub.bufferedPackets, 3, 'three 3 kB frames fit in 10 kB, a fourth does not');
+    assert.ok(sub.bufferedBytes <= 10_000 && sub.bufferedBytes > 9000);
+    assert.equal(sub.droppedPackets, 7);
+    // A frame bigger than the whole budget is dropped on its own, the buffer kept.
+    subscriber.conn?.send({ ...muxpkt(subscriber.sid, 99), payload: Buffer.alloc(20_000) });
+    await sleep(50);
+    assert.equal(sub.droppedPackets, 8);
+    assert.equal(sub.bufferedPackets, 3);
+    sub.resume();
+    await sleep(50);
+    assert.deepEqual(got, [7, 8, 9]);
+    assert.equal(sub.bufferedBytes, 0);
+  });
+});

@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import { HtsUuid, type HtsmsgMap, type HtsmsgValue } from './codec';
+import { ContainedEmitter } from './connection';
 import type { AutorecEntry, Channel, DvrEntry, EpgEvent, Tag, TimerecEntry } from './messages';
 
 /** What the cache holds, by kind. */
@@ -122,6 +122,8 @@ const NO_FIELDS: string[] = [];
 
 export declare interface MetadataCache {
   on(event: 'change', listener: (change: ChangeEvent) => void): this;
+  /** A listener threw; it was contained (see ContainedEmitter). */
+  on(event: 'listenerError', listener: (err: unknown, event: string) => void): this;
   once(event: 'change', listener: (change: ChangeEvent) => void): this;
   off(event: 'change', listener: (change: ChangeEvent) => void): this;
   emit(event: 'change', change: ChangeEvent): boolean;
@@ -136,7 +138,7 @@ export declare interface MetadataCache {
  * the add) replace the cached object, so a field that went away (a cleared `error`, an event's
  * `dvrId`) is reported as changed and does not linger.
  */
-export class MetadataCache extends EventEmitter {
+export class MetadataCache extends ContainedEmitter {
   private readonly maps: Record<CacheKind, Map<Id, Rec>> = {
     channel: new Map(),
     tag: new Map(),
@@ -262,14 +264,10 @@ export class MetadataCache extends EventEmitter {
     const seen = this.seen;
     const flag = this.flags();
 
-    for (const [id, incoming] of this.pendingTags) {
-      const c = this.store('tag', id, incoming, true, flag);
-      if (c) out.push(c);
-    }
-    this.pendingTags = new Map();
+    this.reconcileTags(flag, out);
 
     for (const kind of KINDS) {
-      if (kind === 'event' && !this.sweepEvents) continue;
+      if (kind === 'tag' || (kind === 'event' && !this.sweepEvents)) continue;
       const map = this.maps[kind];
       const back = seen[kind];
       if (!back || back.size === map.size) continue;
@@ -287,6 +285,69 @@ export class MetadataCache extends EventEmitter {
     this.seen = {};
     for (const c of out) this.emit('change', c);
     return out;
+  }
+
+  /**
+   * Tvheadend renumbers `tagId` on every start (G13), so after a server restart an id may be
+   * gone, new, or even name another tag. Where the server sends `tagIdStr` (v41+), that is the
+   * tag's identity: an old tag that comes back under a new id is one `update` (with `tagId` in
+   * `changed`, the old id in `previous.tagId`), not a delete and an add. The cache stays keyed by
+   * the current `tagId`, because that is what channels' `tags` lists hold. Without `tagIdStr`
+   * the id is all there is.
+   */
+  private reconcileTags(flag: SyncFlag, out: ChangeEvent[]): void {
+    const pending = this.pendingTags;
+    this.pendingTags = new Map();
+    const map = this.maps.tag;
+    const oldByStr = new Map<string, Id>();
+    for (const [id, t] of map) if (typeof t.tagIdStr === 'string') oldByStr.set(t.tagIdStr, id);
+    const continues = new Map<Id, Id>(); // new id → old id
+    const used = new Set<Id>();
+    for (const [id, incoming] of pending) {
+      const str = incoming.tagIdStr;
+      let oldId: Id | undefined;
+      if (typeof str === 'string' && oldByStr.size > 0) {
+        oldId = oldByStr.get(str);
+      } else {
+        const same = map.get(id);
+        // The same number under another tagIdStr is another tag that inherited the number.
+        if (same && (typeof str !== 'string' || typeof same.tagIdStr !== 'string' || same.tagIdStr === str)) oldId = id;
+      }
+      if (oldId !== undefined && !used.has(oldId)) {
+        continues.set(id, oldId);
+        used.add(oldId);
+      }
+    }
+    const old = new Map(map);
+    map.clear();
+    for (const [id, oldId] of continues) map.set(id, old.get(oldId) as Rec);
+    for (const [id, incoming] of pending) {
+      const c = this.store('tag', id, incoming, true, flag);
+      if (c) out.push(c);
+    }
+    for (const [id, obj] of old) if (!used.has(id)) out.push(deleteEvent('tag', id, obj, flag));
+  }
+
+  /**
+   * Whether two `tags` lists name the same tags, the old one in the cache's numbering and the
+   * new one in the numbering of the sync under way (whose tags are pending until its end);
+   * undefined when that cannot be told (a list missing, a tag without tagIdStr).
+   */
+  private sameTagsByStr(before: HtsmsgValue | undefined, after: HtsmsgValue | undefined): boolean | undefined {
+    if (!Array.isArray(before) || !Array.isArray(after)) return undefined;
+    const strs = (ids: HtsmsgValue[], lookup: (id: number) => Rec | undefined): string[] | undefined => {
+      const out: string[] = [];
+      for (const id of ids) {
+        const str = typeof id === 'number' ? lookup(id)?.tagIdStr : undefined;
+        if (typeof str !== 'string') return undefined;
+        out.push(str);
+      }
+      return out.sort();
+    };
+    const a = strs(before, (id) => this.maps.tag.get(id));
+    const b = strs(after, (id) => this.pendingTags.get(id));
+    if (a === undefined || b === undefined) return undefined;
+    return a.length === b.length && a.every((s, i) => s === b[i]);
   }
 
   /** Drops a sync that will not complete (connection lost): nothing is swept, nothing emitted. */
@@ -351,12 +412,22 @@ export class MetadataCache extends EventEmitter {
     if (kind === 'event' && this.isLongEnded(msg)) return undefined;
     seen[kind]?.add(id);
     this.received[COUNT_OF[kind]]++;
-    return this.store(kind, id, msg, isFullRecord(kind, op, msg), this.flags());
+    let verdict: FieldVerdict | undefined;
+    if (kind === 'channel' && !this.firstSync) {
+      const prev = this.maps.channel.get(id);
+      // After a server restart the numbers in `tags` say nothing (G13): renumbered tags are the
+      // same tags, and the same number may now be another tag. Compared by tagIdStr where known.
+      const same = prev ? this.sameTagsByStr(prev.tags, msg.tags) : undefined;
+      if (same !== undefined) verdict = { field: 'tags', changed: !same };
+    }
+    return this.store(kind, id, msg, isFullRecord(kind, op, msg), this.flags(), verdict);
   }
 
   /**
    * Stores `msg` as the new state of `kind`/`id`. `replace`: the message is a full record
-   * (fields missing from it are gone). Returns the change, or undefined when nothing changed.
+   * (fields missing from it are gone). `verdict`: whether one field changed, decided by the
+   * caller instead of by value (its new value is stored either way). Returns the change, or
+   * undefined when nothing (reportable) changed.
    */
   private store(
     kind: CacheKind,
@@ -364,6 +435,7 @@ export class MetadataCache extends EventEmitter {
     msg: HtsmsgMap,
     replace: boolean,
     flag?: SyncFlag,
+    verdict?: FieldVerdict,
   ): ChangeEvent | undefined {
     const map = this.maps[kind];
     const prev = map.get(id);
@@ -386,7 +458,18 @@ export class MetadataCache extends EventEmitter {
         if (msg[k] === undefined && !(kind === 'tag' && k === 'members')) (changed ??= []).push(k);
       }
     }
-    if (!changed) return undefined;
+    let silent = false;
+    if (verdict) {
+      const f = verdict.field;
+      const byValue = changed?.includes(f) ?? false;
+      if (byValue && !verdict.changed) {
+        changed = changed && changed.length > 1 ? changed.filter((k) => k !== f) : undefined;
+        silent = true;
+      } else if (!byValue && verdict.changed) {
+        (changed ??= []).push(f);
+      }
+    }
+    if (!changed && !silent) return undefined;
     let next: Rec;
     if (replace) {
       next = copyRecord(msg);
@@ -401,13 +484,18 @@ export class MetadataCache extends EventEmitter {
     } else {
       map.set(id, next);
     }
-    return makeEvent(kind, 'update', id, next, prev, changed, flag);
+    return changed ? makeEvent(kind, 'update', id, next, prev, changed, flag) : undefined;
   }
 
   private remove(kind: CacheKind, id: Id): ChangeEvent | undefined {
     const map = this.maps[kind];
     this.seen[kind]?.delete(id);
-    if (kind === 'tag') this.pendingTags.delete(id);
+    if (kind === 'tag' && this.syncing) {
+      // The id is in the numbering of the sync under way, the cache's may differ (G13): the
+      // reconciliation at the end reports what is gone.
+      this.pendingTags.delete(id);
+      return undefined;
+    }
     const prev = map.get(id);
     if (!prev) return undefined;
     if (kind === 'event') this.indexRemove(prev);
@@ -642,6 +730,11 @@ function zeroCounts(): SyncCounts {
 }
 
 type SyncFlag = 'initial' | 'resync';
+
+interface FieldVerdict {
+  field: string;
+  changed: boolean;
+}
 
 function normaliseId(kind: CacheKind, v: HtsmsgValue | undefined): Id | undefined {
   if (kind === 'autorecEntry' || kind === 'timerecEntry') {

@@ -472,8 +472,20 @@ function checkInteger(v: number | bigint, name: string): void {
   }
 }
 
-function isMap(v: HtsmsgValue): v is HtsmsgMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof HtsUuid);
+/**
+ * Only plain objects become a MAP. A Date, Map, Set or class instance has no enumerable fields
+ * of its own worth sending, so it used to go out as an empty MAP without a word.
+ */
+function isPlainObject(v: object): v is HtsmsgMap {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function unencodableObject(v: object, name: string): string {
+  if (v instanceof Date) return `field "${name}" is a Date, which HTSMSG cannot carry: send epoch seconds (Math.floor(date.getTime() / 1000))`;
+  const ctor: unknown = (v as { constructor?: unknown }).constructor;
+  const what = typeof ctor === 'function' && ctor.name ? ctor.name : 'non-plain object';
+  return `field "${name}" is a ${what}, which HTSMSG cannot carry: only plain objects, arrays, Buffers and HtsUuid`;
 }
 
 function fieldDataLength(v: HtsmsgValue, name: string, opts: EncodeOptions): number {
@@ -498,8 +510,8 @@ function fieldDataLength(v: HtsmsgValue, name: string, opts: EncodeOptions): num
         }
         return n;
       }
-      if (isMap(v)) return mapLength(v, opts);
-      break;
+      if (isPlainObject(v)) return mapLength(v, opts);
+      throw new HtsmsgError('unencodable', unencodableObject(v, name));
     default:
       break;
   }

@@ -44,6 +44,75 @@ export interface ConnectHooks {
   signal?: AbortSignal;
 }
 
+/**
+ * Hands an exception thrown by an event listener to whoever watches for it. One shared session
+ * serves every node of a flow: a bug in one node's handler must neither take the process down
+ * (the handlers run from setImmediate/socket callbacks, where nothing would catch it) nor close
+ * the connection everybody else depends on.
+ */
+export function reportListenerError(source: EventEmitter, err: unknown, event: string): void {
+  if (event !== 'listenerError' && source.listenerCount('listenerError') > 0) {
+    try {
+      source.emit('listenerError', err, event);
+      return;
+    } catch (again) {
+      err = again;
+    }
+  }
+  // A packet listener that always throws would otherwise print a warning per packet.
+  let last = lastWarnings.get(source);
+  if (!last) lastWarnings.set(source, (last = new Map()));
+  const now = Date.now();
+  const prev = last.get(event);
+  if (prev && now - prev.at < WARN_INTERVAL_MS) {
+    prev.suppressed++;
+    return;
+  }
+  last.set(event, { at: now, suppressed: 0 });
+  const more = prev?.suppressed ? ` (${prev.suppressed} more since the last warning)` : '';
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.emitWarning(`a '${event}' listener threw: ${e.message}${more}`, { type: 'HtspListenerError', detail: e.stack });
+}
+
+const WARN_INTERVAL_MS = 10_000;
+const lastWarnings = new WeakMap<EventEmitter, Map<string, { at: number; suppressed: number }>>();
+
+/**
+ * An EventEmitter whose listeners cannot break the emitter: each listener runs on its own, and
+ * what it throws goes to `reportListenerError` instead of up into protocol code (where it would
+ * abort a half-applied update, skip the other listeners, or escape as an uncaught exception).
+ * Event 'listenerError' (err, event) is emitted for it when someone listens; otherwise a
+ * process warning. An 'error' nobody listens to still throws, as with any EventEmitter.
+ */
+export class ContainedEmitter extends EventEmitter {
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'listenerError' || this.listenerCount(event) === 0) return super.emit(event, ...args);
+    // rawListeners: a once() wrapper removes itself when called, as it does under super.emit.
+    for (const listener of this.rawListeners(event) as ((...a: unknown[]) => unknown)[]) {
+      try {
+        listener.apply(this, args);
+      } catch (err) {
+        reportListenerError(this, err, String(event));
+      }
+    }
+    return true;
+  }
+}
+
+/**
+ * Fields only the connection itself may set. Tvheadend takes any request carrying `username`
+ * or `digest` as an authentication attempt, which would change (or lose) the rights of the
+ * shared connection; `seq` pairs replies with requests.
+ */
+const RESERVED_FIELDS: readonly string[] = ['username', 'digest', 'seq'];
+
+function withoutReserved(fields: HtsmsgMap): HtsmsgMap {
+  if (!RESERVED_FIELDS.some((k) => k in fields)) return fields;
+  const out: HtsmsgMap = { ...fields };
+  for (const k of RESERVED_FIELDS) delete out[k];
+  return out;
+}
+
 export const DEFAULT_HTSP_VERSION = 44;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
@@ -98,10 +167,13 @@ export type PacketHandler = (subscriptionId: number, body: Buffer) => void;
 export declare interface HtspConnection {
   on(event: 'message', listener: (msg: HtsmsgMap & { method: string }) => void): this;
   on(event: 'close', listener: (err: HtspError | undefined) => void): this;
+  /** A listener threw; it was contained (see ContainedEmitter). */
+  on(event: 'listenerError', listener: (err: unknown, event: string) => void): this;
   once(event: 'message', listener: (msg: HtsmsgMap & { method: string }) => void): this;
   once(event: 'close', listener: (err: HtspError | undefined) => void): this;
   off(event: 'message', listener: (msg: HtsmsgMap & { method: string }) => void): this;
   off(event: 'close', listener: (err: HtspError | undefined) => void): this;
+  off(event: 'listenerError', listener: (err: unknown, event: string) => void): this;
   emit(event: 'message', msg: HtsmsgMap & { method: string }): boolean;
   emit(event: 'close', err: HtspError | undefined): boolean;
 }
@@ -110,7 +182,7 @@ export declare interface HtspConnection {
  * One HTSP connection: handshake, request/reply matching, timeouts, liveness checks.
  * Never emits 'error'; every failure ends in exactly one 'close' event carrying the reason.
  */
-export class HtspConnection extends EventEmitter {
+export class HtspConnection extends ContainedEmitter {
   private readonly opts: Required<Omit<ConnectionOptions, 'username' | 'password' | 'clientVersion'>> &
     Pick<ConnectionOptions, 'username' | 'password' | 'clientVersion'>;
   private readonly socket: net.Socket;
@@ -349,7 +421,7 @@ export class HtspConnection extends EventEmitter {
   /** Fire and forget: no `seq`, no reply expected. Throws 'bad-input' or 'disconnected'. */
   send(msg: HtsmsgMap): void {
     if (this._closed) throw new HtspError('disconnected', 'the connection is closed');
-    this.socket.write(encodeRequest(msg, typeof msg.method === 'string' ? msg.method : undefined));
+    this.socket.write(encodeRequest(withoutReserved(msg), typeof msg.method === 'string' ? msg.method : undefined));
   }
 
   private request(method: string, fields: HtsmsgMap, opts: RequestOptions = {}): Promise<HtsmsgMap> {
@@ -405,7 +477,7 @@ export class HtspConnection extends EventEmitter {
   private transmit(p: Pending, withCredentials: boolean): void {
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq >= 0xffff_fffe ? 1 : this.nextSeq + 1;
-    const msg: HtsmsgMap = { ...p.fields, method: p.method, seq };
+    const msg: HtsmsgMap = { ...withoutReserved(p.fields), method: p.method, seq };
     if (withCredentials && this.opts.username !== undefined) {
       msg.username = this.opts.username;
       msg.digest = this.digest();
@@ -473,7 +545,12 @@ export class HtspConnection extends EventEmitter {
     try {
       let body: Buffer | undefined;
       while (!this._closed && (body = this.inbox.shift()) !== undefined) {
-        this.handleBody(body);
+        try {
+          this.handleBody(body);
+        } catch (err) {
+          // A consumer's fault, not the server's: the connection and the rest of the burst go on.
+          reportListenerError(this, err, 'message');
+        }
         if (performance.now() >= until) break;
       }
     } finally {

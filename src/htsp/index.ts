@@ -17,3 +17,4 @@ export * from './epg-source';
 export * from './change-watch';
 export * from './dvr';
 export * from './redact';
+export * from './util';

@@ -1062,11 +1062,17 @@ export type AddAutorecEntryRequest = RequestCommon &
     /** Legacy: when `start`/`startWindow` are not both given, window = this ±15 minutes. */
     approxTime?: number;
   };
-export type UpdateAutorecEntryRequest = RequestCommon & AutorecFields & { id: string; title?: string };
+/**
+ * The server treats an update without `channelId` as "any channel" and silently widens the rule
+ * (G18), so it is required here: send the rule's channel again, or -1 for any.
+ */
+type UpdateChannel = { channelId: number };
+export type UpdateAutorecEntryRequest = RequestCommon & AutorecFields & UpdateChannel & { id: string; title?: string };
 export type DeleteAutorecEntryRequest = RequestCommon & { id: string };
 
 export type AddTimerecEntryRequest = RequestCommon & TimerecFields & { title: string };
-export type UpdateTimerecEntryRequest = RequestCommon & TimerecFields & { id: string; title?: string };
+/** `channelId` required for the same reason as in UpdateAutorecEntryRequest (G18); -1 = any. */
+export type UpdateTimerecEntryRequest = RequestCommon & TimerecFields & UpdateChannel & { id: string; title?: string };
 export type DeleteTimerecEntryRequest = RequestCommon & { id: string };
 
 export type GetDvrCutpointsRequest = RequestCommon & { id: number };

@@ -1,6 +1,5 @@
-import { EventEmitter } from 'node:events';
 import type { HtsmsgMap } from './codec';
-import { HtspConnection, type CallOptions, type ConnectionOptions } from './connection';
+import { ContainedEmitter, HtspConnection, reportListenerError, type CallOptions, type ConnectionOptions } from './connection';
 import { HtspError } from './errors';
 import { MetadataCache, isMetadataMessage, type ChangeEvent, type EpgSearch, type SyncCounts } from './cache';
 import { HtspSubscription, SUBSCRIPTION_METHODS, type SubscribeOptions } from './subscription';
@@ -55,6 +54,8 @@ export declare interface HtspSession {
   on(event: 'change', listener: (change: ChangeEvent) => void): this;
   on(event: 'ready', listener: () => void): this;
   on(event: 'message', listener: (msg: HtsmsgMap & { method: string }) => void): this;
+  /** A listener threw; it was contained (see ContainedEmitter). */
+  on(event: 'listenerError', listener: (err: unknown, event: string) => void): this;
   on(event: string, listener: (...args: never[]) => void): this;
   once(event: 'state', listener: (status: SessionStatus) => void): this;
   once(event: 'change', listener: (change: ChangeEvent) => void): this;
@@ -72,7 +73,7 @@ const STOP_WAIT_MS = 1000;
  * A self-healing HTSP session: connects, authenticates, keeps the metadata cache in sync and
  * reconnects with backoff. Wrong credentials end in `auth-failed`, which is not retried.
  */
-export class HtspSession extends EventEmitter {
+export class HtspSession extends ContainedEmitter {
   readonly cache: MetadataCache;
   private readonly opts: SessionOptions;
   private conn: HtspConnection | undefined;
@@ -108,6 +109,7 @@ export class HtspSession extends EventEmitter {
       keepEndedEventsSec: opts.keepEndedEventsSec,
     });
     this.cache.on('change', (c) => this.emit('change', c));
+    this.cache.on('listenerError', this.onListenerError);
   }
 
   get state(): SessionState {
@@ -295,6 +297,7 @@ export class HtspSession extends EventEmitter {
     this.conn = conn;
     conn.on('message', this.onMessage);
     conn.on('close', this.onClose);
+    conn.on('listenerError', this.onListenerError);
     conn.setPacketHandler(this.onPacket);
   }
 
@@ -303,6 +306,7 @@ export class HtspSession extends EventEmitter {
     if (!conn) return;
     conn.off('message', this.onMessage);
     conn.off('close', this.onClose);
+    conn.off('listenerError', this.onListenerError);
     conn.setPacketHandler(undefined);
     this.conn = undefined;
   }
@@ -320,6 +324,11 @@ export class HtspSession extends EventEmitter {
       }
     }
     this.emit('message', msg);
+  };
+
+  /** Faults of the cache's or connection's listeners surface where the user looks: on the session. */
+  private readonly onListenerError = (err: unknown, event: string): void => {
+    reportListenerError(this, err, event);
   };
 
   private readonly onPacket = (subscriptionId: number, body: Buffer): void => {

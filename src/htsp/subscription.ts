@@ -1,6 +1,6 @@
-import { EventEmitter } from 'node:events';
 import { decodeBody, duplicatesOf, type HtsmsgMap, type HtsmsgValue } from './codec';
 import { HtspError } from './errors';
+import { ContainedEmitter } from './connection';
 import type {
   DescrambleInfoMessage,
   HtspMethodName,
@@ -32,6 +32,12 @@ export interface SubscribeOptions {
   ninetyKHz?: boolean;
   /** Packets held while delivery is paused (or behind); beyond it the oldest are dropped. Default 1000. */
   packetBufferLimit?: number;
+  /**
+   * Bytes (of received frames) held while delivery is paused or behind; beyond it the oldest are
+   * dropped. Default 32 MiB. A count alone does not bound memory: each packet is a view that
+   * keeps its whole frame alive, and a thousand HD I-frames are hundreds of MB.
+   */
+  packetBufferBytes?: number;
 }
 
 export type SubscriptionState = 'pending' | 'running' | 'stopped' | 'closed';
@@ -67,6 +73,7 @@ export interface SubscriptionHost {
 }
 
 export const DEFAULT_PACKET_BUFFER_LIMIT = 1000;
+export const DEFAULT_PACKET_BUFFER_BYTES = 32 * 1024 * 1024;
 /** Time slice for handing buffered packets to listeners before yielding. */
 const DELIVERY_SLICE_MS = 8;
 
@@ -92,6 +99,8 @@ export declare interface HtspSubscription {
   on(event: 'packet', listener: (pkt: Packet) => void): this;
   /** Subscribing failed for good (refused by the server, unknown channel), or an undecodable packet. */
   on(event: 'error', listener: (err: HtspError) => void): this;
+  /** A listener threw; it was contained (see ContainedEmitter). */
+  on(event: 'listenerError', listener: (err: unknown, event: string) => void): this;
   on(event: string, listener: (...args: never[]) => void): this;
   once(event: 'subscribed', listener: (reply: SubscribeReply) => void): this;
   once(event: 'start', listener: (info: SubscriptionStartInfo) => void): this;
@@ -123,7 +132,7 @@ export const SUBSCRIPTION_METHODS: ReadonlySet<string> = new Set([
  * server-side id and this object keeps its listeners, emitting 'stop' (reason `reconnecting`)
  * and later 'start' again.
  */
-export class HtspSubscription extends EventEmitter {
+export class HtspSubscription extends ContainedEmitter {
   /** What the user asked for: channel id, name or number. */
   readonly channelRef: number | string;
   /**
@@ -146,8 +155,12 @@ export class HtspSubscription extends EventEmitter {
   private _reply: SubscribeReply | undefined;
   private readonly opts: SubscribeOptions;
   private readonly bufferLimit: number;
+  private readonly bufferBytesLimit: number;
   private queue: Packet[] = [];
+  /** Frame size of each queued packet, parallel to `queue`. */
+  private queueSizes: number[] = [];
   private queueHead = 0;
+  private queuedBytes = 0;
   private paused = false;
   private deliveryTimer: NodeJS.Immediate | undefined;
   private _dropped = 0;
@@ -174,6 +187,8 @@ export class HtspSubscription extends EventEmitter {
     this.opts = { ...opts };
     const limit = opts.packetBufferLimit ?? DEFAULT_PACKET_BUFFER_LIMIT;
     this.bufferLimit = Number.isFinite(limit) && limit >= 0 ? Math.floor(limit) : DEFAULT_PACKET_BUFFER_LIMIT;
+    const bytes = opts.packetBufferBytes ?? DEFAULT_PACKET_BUFFER_BYTES;
+    this.bufferBytesLimit = Number.isFinite(bytes) && bytes >= 0 ? Math.floor(bytes) : DEFAULT_PACKET_BUFFER_BYTES;
   }
 
   /** The current server-side subscription id (changes on every re-subscribe; 0 before the first). */
@@ -227,6 +242,10 @@ export class HtspSubscription extends EventEmitter {
   /** Packets waiting for delivery. */
   get bufferedPackets(): number {
     return this.queue.length - this.queueHead;
+  }
+  /** Frame bytes of the packets waiting for delivery (what `packetBufferBytes` bounds). */
+  get bufferedBytes(): number {
+    return this.queuedBytes;
   }
   get options(): Readonly<SubscribeOptions> {
     return this.opts;
@@ -434,18 +453,26 @@ export class HtspSubscription extends EventEmitter {
       this.emit('packet', pkt);
       return;
     }
-    if (this.bufferLimit === 0) {
+    // The frame, not the payload: the payload is a view that keeps the whole frame alive.
+    const size = body.length;
+    if (this.bufferLimit === 0 || size > this.bufferBytesLimit) {
       this._dropped++;
       return;
     }
-    if (this.queue.length - this.queueHead >= this.bufferLimit) {
-      // Keep the newest: for live media a late packet is worth less than a current one.
-      this.queue[this.queueHead++] = undefined as unknown as Packet;
+    // Keep the newest: for live media a late packet is worth less than a current one.
+    while (
+      this.queueHead < this.queue.length &&
+      (this.queue.length - this.queueHead >= this.bufferLimit || this.queuedBytes + size > this.bufferBytesLimit)
+    ) {
+      this.shiftQueue();
       this._dropped++;
     }
     this.queue.push(pkt);
+    this.queueSizes.push(size);
+    this.queuedBytes += size;
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
+      this.queueSizes = this.queueSizes.slice(this.queueHead);
       this.queueHead = 0;
     }
     this.scheduleDelivery();
@@ -460,16 +487,24 @@ export class HtspSubscription extends EventEmitter {
     this.deliveryTimer = undefined;
     const until = performance.now() + DELIVERY_SLICE_MS;
     while (!this.paused && this.queueHead < this.queue.length && this._state !== 'closed') {
-      const pkt = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = undefined as unknown as Packet;
-      this.emit('packet', pkt);
+      this.emit('packet', this.shiftQueue());
       if (performance.now() >= until) break;
     }
     if (this.queueHead === this.queue.length) {
       this.queue = [];
+      this.queueSizes = [];
       this.queueHead = 0;
     }
     this.scheduleDelivery();
+  }
+
+  /** Takes the oldest queued packet out (the caller knows there is one). */
+  private shiftQueue(): Packet {
+    const i = this.queueHead++;
+    const pkt = this.queue[i];
+    this.queue[i] = undefined as unknown as Packet;
+    this.queuedBytes -= this.queueSizes[i];
+    return pkt;
   }
 
   private clearFigures(): void {
@@ -482,7 +517,9 @@ export class HtspSubscription extends EventEmitter {
     if (this.deliveryTimer) clearImmediate(this.deliveryTimer);
     this.deliveryTimer = undefined;
     this.queue = [];
+    this.queueSizes = [];
     this.queueHead = 0;
+    this.queuedBytes = 0;
   }
 }
 

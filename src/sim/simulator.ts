@@ -305,11 +305,36 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
     }
   }
 
-  /** Stop, wait, and listen again on the same port; all data (and ids) are kept. */
-  async restart(opts: { downtimeMs?: number } = {}): Promise<void> {
+  /**
+   * Stop, wait, and listen again on the same port; all data is kept. Tag ids are renumbered as
+   * Tvheadend does on every start (protocol reference §5.2, G13; `tagIdStr` stays), unless
+   * `keepTagIds`. stop() + start() keeps every id (a connection outage rather than a restart).
+   */
+  async restart(opts: { downtimeMs?: number; keepTagIds?: boolean } = {}): Promise<void> {
     await this.stop();
+    if (!opts.keepTagIds) this.renumberTags();
     if (opts.downtimeMs && opts.downtimeMs > 0) await new Promise((r) => setTimeout(r, opts.downtimeMs));
     await this.start();
+  }
+
+  /**
+   * Gives every tag another id. The ids are shuffled among the tags (a rotation) rather than all
+   * new: a client that keys tags by id then sees ids that still exist but mean another tag,
+   * the hardest case to reconcile.
+   */
+  private renumberTags(): void {
+    const tags = [...this.tagMap.values()];
+    if (tags.length === 0) return;
+    const ids = tags.map((t) => t.id);
+    const rotated = tags.length > 1 ? [...ids.slice(1), ids[0]] : [this.nextTagId++];
+    const newId = new Map<number, number>();
+    tags.forEach((t, i) => newId.set(t.id, rotated[i]));
+    this.tagMap.clear();
+    for (const t of tags) {
+      t.id = newId.get(t.id) as number;
+      this.tagMap.set(t.id, t);
+    }
+    for (const ch of this.channelMap.values()) ch.tags = ch.tags.map((id) => newId.get(id) ?? id);
   }
 
   // ================================================================ clock
