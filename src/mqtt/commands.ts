@@ -9,7 +9,7 @@
 import { HtspError } from '../htsp/errors';
 import { redact } from '../htsp/redact';
 import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
-import { SESSION_OWNED_METHODS as NEVER } from '../htsp/messages';
+import { SESSION_OWNED_METHODS as NEVER, type EpgEvent } from '../htsp/messages';
 import { isPlainObject, toJson, type Json } from './json';
 import type { BridgeSession } from './types';
 
@@ -200,7 +200,7 @@ export class CommandRunner {
     }
     const ch = session.findChannel(ref);
     if (!ch) throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
-    const { now } = session.nowNext(ch.channelId);
+    const now = session.nowNext(ch.channelId).now ?? (await this.runningFromServer(ch.channelId));
     if (!now) throw new CommandError('bad-input', `nothing is on ${ch.channelName} now (no EPG event)`);
     const req: Record<string, unknown> = { eventId: now.eventId };
     if (typeof fields.configName === 'string') req.configName = fields.configName;
@@ -227,12 +227,33 @@ export class CommandRunner {
       if (!ch) throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
       running = running.filter((e) => e.channel === ch.channelId);
     }
+    // Each one on its own: one that fails must not leave the rest recording.
     const stopped: Json[] = [];
+    const failed: Json[] = [];
     for (const e of running) {
-      await this.call('stopDvrEntry', { id: e.id });
-      stopped.push({ id: e.id, title: e.title ?? null });
+      try {
+        const reply = await this.call('stopDvrEntry', { id: e.id });
+        if (reply.success === 0) throw new CommandError('server', typeof reply.error === 'string' ? reply.error : 'the server did not stop it');
+        stopped.push({ id: e.id, title: e.title ?? null });
+      } catch (err) {
+        failed.push({ id: e.id, title: e.title ?? null, ...this.describe(err) });
+      }
     }
-    return { stopped };
+    if (stopped.length === 0 && failed.length > 0) {
+      throw new CommandError('server', `could not stop ${failed.length === 1 ? 'the recording' : `${failed.length} recordings`}`);
+    }
+    return failed.length > 0 ? { stopped, failed } : { stopped };
+  }
+
+  /**
+   * The programme running now on a channel, asked from the server: with EPG sync off the cache
+   * holds no events. `getEvents` from a channel starts at its current programme, or the next one.
+   */
+  private async runningFromServer(channelId: number): Promise<EpgEvent | undefined> {
+    const reply = await this.call('getEvents', { channelId, numFollowing: 1 });
+    const first = Array.isArray(reply.events) ? (reply.events[0] as unknown as EpgEvent | undefined) : undefined;
+    const at = this.opts.session.serverNow();
+    return first && first.start <= at && first.stop > at ? first : undefined;
   }
 
   private describe(err: unknown): { code: CommandErrorCode; message: string } {

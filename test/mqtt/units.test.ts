@@ -438,3 +438,36 @@ test('bad settings are refused at construction', () => {
   assert.throws(() => make({ discoveryPrefix: 'ha/' }), /discovery prefix/);
   assert.throws(() => make({ broker: { url: 'http://x' } }), /broker URL/);
 });
+
+test('recordNow asks the server when the cache has no EPG (sync off); stopRecording stops every entry it can', async () => {
+  const calls: Array<[string, HtsmsgMap | undefined]> = [];
+  const s = fakeSession(calls);
+  // No eventAdd: as with EPG sync off. Two running recordings on channel 1.
+  s.feed([
+    ...CHANNELS.filter((m) => m.method === 'channelAdd'),
+    { method: 'dvrEntryAdd', id: 7, channel: 1, start: 9_000, stop: 12_600, state: 'recording', title: 'A', enabled: 1 },
+    { method: 'dvrEntryAdd', id: 8, channel: 1, start: 9_000, stop: 12_600, state: 'recording', title: 'B', enabled: 1 },
+  ]);
+  s.callRaw = async (method: string, fields?: HtsmsgMap): Promise<HtsmsgMap> => {
+    calls.push([method, fields]);
+    if (method === 'getEvents') return { events: [{ eventId: 42, channelId: 1, start: 9_500, stop: 11_000, title: 'Live' }] };
+    if (method === 'addDvrEntry') return { success: 1, id: 99 };
+    if (method === 'stopDvrEntry') return fields?.id === 7 ? { success: 0, error: 'busy' } : { success: 1 };
+    return {};
+  };
+  const runner = new CommandRunner({ session: s, allowed: normaliseAllowList(undefined), secrets: () => [] });
+  const rec = await runner.run('recordNow', Buffer.from('{"channel":1}'));
+  assert.ok(rec.ok, JSON.stringify(rec));
+  assert.deepEqual(
+    calls.map((c) => c[0]),
+    ['getEvents', 'addDvrEntry'],
+  );
+  assert.deepEqual(calls[1][1], { eventId: 42 });
+  calls.length = 0;
+  const stop = await runner.run('stopRecording', Buffer.from('{}'));
+  assert.ok(stop.ok, JSON.stringify(stop));
+  assert.deepEqual(calls.map((c) => c[1]?.id), [7, 8], 'a refusal of the first does not leave the second recording');
+  const result = (stop as unknown as { result: { stopped: Array<{ id: number }>; failed: Array<{ id: number; message: string }> } }).result;
+  assert.deepEqual(result.stopped.map((e) => e.id), [8]);
+  assert.deepEqual(result.failed.map((e) => [e.id, e.message]), [[7, 'busy']]);
+});
