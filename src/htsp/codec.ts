@@ -227,7 +227,12 @@ function childShape(shape: Shape, buf: Buffer, start: number, length: number): S
  */
 function makeFactory(names: readonly string[]): (v: HtsmsgValue[]) => HtsmsgMap {
   const body = names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(',\n');
-  return new Function('v', `'use strict';\nreturn {\n${body}\n};`) as (v: HtsmsgValue[]) => HtsmsgMap;
+  try {
+    return new Function('v', `'use strict';\nreturn {\n${body}\n};`) as (v: HtsmsgValue[]) => HtsmsgMap;
+  } catch {
+    // A process started with --disallow-code-generation-from-strings: the slower generic path.
+    return (v) => assemble(names, v);
+  }
 }
 
 type Utf8Slicer = { utf8Slice(start: number, end: number): string };
