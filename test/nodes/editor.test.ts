@@ -162,9 +162,44 @@ async function listed(input: string, screenshot?: string): Promise<string[]> {
   await popup.waitFor({ state: 'visible', timeout: 5000 });
   const texts = await popup.locator('li').allTextContents();
   if (screenshot) await page.screenshot({ path: join(shots, screenshot) });
+  await hidePopup(input);
+  return texts.map((t) => t.trim());
+}
+
+/** Closes the completion popup (Escape, as a person would) and keeps the focus in `input`. */
+async function hidePopup(input: string): Promise<void> {
+  const popup = page.locator('.red-ui-autoComplete-container:visible');
+  await page.focus(input);
   await page.keyboard.press('Escape');
   await popup.waitFor({ state: 'hidden', timeout: 5000 });
-  return texts.map((t) => t.trim());
+}
+
+/** Types `text` at the end of `input` and picks the completion showing `item`; tries again if the popup was slow. */
+async function typeAndPick(input: string, start: string, text: string, item: string | undefined): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await page.fill(input, start);
+    await page.focus(input);
+    await page.keyboard.press('End');
+    await page.keyboard.type(text, { delay: 30 });
+    const entry = page.locator('.red-ui-autoComplete-container:visible li a', item ? { hasText: item } : {}).first();
+    try {
+      await entry.waitFor({ state: 'visible', timeout: 5000 });
+      await entry.click();
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+/** Cancels whatever dialog a failed test may have left open, so one failure does not cascade. */
+async function closeAnyDialog(): Promise<void> {
+  for (const sel of ['#node-config-dialog-cancel:visible', '#node-dialog-cancel:visible']) {
+    for (let i = 0; i < 3 && (await page.locator(sel).count()) > 0; i++) {
+      await page.locator(sel).first().click({ timeout: 5000, force: true });
+      await page.waitForTimeout(300);
+    }
+  }
 }
 
 async function hint(kind: string): Promise<string> {
@@ -176,6 +211,7 @@ async function hint(kind: string): Promise<string> {
 }
 
 test('pickers list the channels, profiles and DVR configurations of the live server', { skip: !chromiumPath }, async () => {
+  await closeAnyDialog();
   const channelLabel = (i: number): RegExp => new RegExp(`^${sim.channels[i].number}\\s+${sim.channels[i].name}$`);
 
   await openNode('e2e-sub');
@@ -184,10 +220,12 @@ test('pickers list the channels, profiles and DVR configurations of the live ser
   assert.equal(channels.length, sim.channels.length);
   sim.channels.forEach((_c, i) => assert.ok(channels.some((t) => channelLabel(i).test(t)), `${sim.channels[i].name} listed: ${channels.join(' | ')}`));
   // Typing filters; picking puts the channel's name in the field.
-  await page.fill('#node-input-channel', sim.channels[2].name.slice(0, 6).toLowerCase());
-  await page.keyboard.press('End');
-  await page.keyboard.type(sim.channels[2].name.slice(6, 8).toLowerCase());
-  await page.locator('.red-ui-autoComplete-container:visible li a', { hasText: sim.channels[2].name }).first().click();
+  await typeAndPick(
+    '#node-input-channel',
+    sim.channels[2].name.slice(0, 6).toLowerCase(),
+    sim.channels[2].name.slice(6, 8).toLowerCase(),
+    sim.channels[2].name,
+  );
   assert.equal(await page.inputValue('#node-input-channel'), sim.channels[2].name);
   const profiles = await listed('#node-input-profile');
   assert.deepEqual(profiles.map((t) => t.split(' ')[0]).sort(), sim.profiles.map((p) => p.name).sort());
@@ -209,16 +247,13 @@ test('pickers list the channels, profiles and DVR configurations of the live ser
   // The events node's channel filter is a list: completion works on its last entry.
   await openNode('e2e-events');
   await hint('channels');
-  await page.fill('#node-input-channels', `1, ${sim.channels[3].name}`);
-  await page.keyboard.press('End');
-  await page.keyboard.type(' ');
-  await page.keyboard.press('Backspace');
-  await page.locator('.red-ui-autoComplete-container:visible li a').first().click();
+  await typeAndPick('#node-input-channels', `1, ${sim.channels[3].name.slice(0, -1)}`, sim.channels[3].name.slice(-1), undefined);
   assert.equal(await page.inputValue('#node-input-channels'), `1, ${sim.channels[3].name}`);
   await closeDialog();
 });
 
 test('nodes from an older flow open with the defaults and no invalid field; pickers ask to deploy first', { skip: !chromiumPath }, async () => {
+  await closeAnyDialog();
   await page.evaluate(() => {
     const { RED } = window as unknown as EditorWindow;
     RED.view.importNodes([
