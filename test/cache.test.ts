@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetadataCache, valueEquals, type ChangeEvent } from '../src/htsp/cache';
+import { MetadataCache, isMetadataMessage, valueEquals, type ChangeEvent } from '../src/htsp/cache';
 import type { HtsmsgMap, HtsmsgValue } from '../src/htsp/codec';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -336,7 +336,8 @@ describe('EPG helpers', () => {
     const full = cache.apply({ method: 'dvrEntryUpdate', id: 5, channel: 1, start: NOW, stop: NOW + 60, state: 'recording' });
     assert.deepEqual(full?.changed, ['error', 'dataSize'], 'a full update clears what it no longer carries');
     const nownext = cache.apply({ method: 'channelUpdate', channelId: 1, eventId: 3, nextEventId: 0 });
-    assert.ok(nownext === undefined || !nownext.changed.includes('channelName'), 'now/next updates merge');
+    assert.ok(nownext, 'a now/next update is a change');
+    assert.ok(!nownext.changed.includes('channelName'), 'now/next updates merge');
   });
 
   test('nowNext and eventsInWindow use start order regardless of arrival order', () => {
@@ -458,4 +459,15 @@ test('the real capture: its stats-only dvrEntryUpdate merges into the full recor
     assert.ok(valueEquals(entry[k] as HtsmsgValue, add[k]), `${k} kept from the full record`);
   }
   assert.equal(entry.dataSize, update.dataSize);
+});
+
+test('method names that are Object.prototype keys are not metadata; a null field in a full record counts as removed', () => {
+  assert.equal(isMetadataMessage('constructor'), false);
+  assert.equal(isMetadataMessage('toString'), false);
+  const cache = new MetadataCache();
+  assert.equal(cache.apply({ method: 'constructor', undefined: 1 }), undefined);
+  cache.apply({ method: 'dvrEntryAdd', id: 3, channel: 1, start: 10, stop: 20, state: 'completed', error: 'File missing' });
+  const change = cache.apply({ method: 'dvrEntryUpdate', id: 3, channel: 1, start: 10, stop: 20, state: 'completed', error: null } as unknown as HtsmsgMap);
+  assert.deepEqual(change?.changed, ['error']);
+  assert.equal((cache.get('dvrEntry', 3) as { error?: string }).error, undefined);
 });

@@ -115,7 +115,7 @@ const KINDS: readonly CacheKind[] = ['channel', 'tag', 'dvrEntry', 'autorecEntry
 
 /** True for the metadata messages `apply` understands (including `initialSyncCompleted`). */
 export function isMetadataMessage(method: string): boolean {
-  return method in ROUTES || method === 'initialSyncCompleted';
+  return Object.hasOwn(ROUTES, method) || method === 'initialSyncCompleted';
 }
 
 const NO_FIELDS: string[] = [];
@@ -381,7 +381,7 @@ export class MetadataCache extends ContainedEmitter {
       this.completeResync();
       return undefined;
     }
-    const route = ROUTES[method];
+    const route = Object.hasOwn(ROUTES, method) ? ROUTES[method] : undefined;
     if (!route) return undefined;
     const { kind, op } = route;
     const rawId = msg[ID_FIELD[kind]];
@@ -455,7 +455,7 @@ export class MetadataCache extends ContainedEmitter {
     }
     if (replace) {
       for (const k in prev) {
-        if (msg[k] === undefined && !(kind === 'tag' && k === 'members')) (changed ??= []).push(k);
+        if ((msg[k] === undefined || msg[k] === null) && !(kind === 'tag' && k === 'members')) (changed ??= []).push(k);
       }
     }
     let silent = false;
@@ -766,7 +766,15 @@ function deleteEvent(kind: CacheKind, id: Id, obj: Rec, flag: SyncFlag | undefin
 }
 
 function copyRecord(msg: HtsmsgMap): Rec {
-  const out: Rec = {};
+  return copyFields({}, msg);
+}
+
+function mergeRecords(prev: Rec, msg: HtsmsgMap): Rec {
+  return copyFields({ ...prev }, msg);
+}
+
+/** Copies the message's fields onto `out`, leaving out `method` and absent values. */
+function copyFields(out: Rec, msg: HtsmsgMap): Rec {
   for (const k in msg) {
     if (k === 'method') continue;
     const v = msg[k];
@@ -792,16 +800,6 @@ function isFullRecord(kind: CacheKind, op: 'add' | 'update', msg: HtsmsgMap): bo
     default:
       return true;
   }
-}
-
-function mergeRecords(prev: Rec, msg: HtsmsgMap): Rec {
-  const out: Rec = { ...prev };
-  for (const k in msg) {
-    if (k === 'method') continue;
-    const v = msg[k];
-    if (v !== undefined && v !== null) out[k] = v;
-  }
-  return out;
 }
 
 /** Structural equality for decoded HTSMSG values (lists, maps, Buffers, UUIDs). */

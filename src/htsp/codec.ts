@@ -78,6 +78,11 @@ export class HtsmsgError extends Error {
   }
 }
 
+/** Whether a decoded value is a MAP (not a list, BIN or UUID). */
+export function isHtsmsgMap(v: HtsmsgValue | undefined): v is HtsmsgMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof HtsUuid);
+}
+
 export function duplicatesOf(map: HtsmsgMap, name: string): HtsmsgValue[] {
   const extra = (map as { [DUPLICATE_FIELDS]?: Record<string, HtsmsgValue[]> })[DUPLICATE_FIELDS];
   if (!Object.prototype.hasOwnProperty.call(map, name)) return [];

@@ -63,16 +63,7 @@ export class FrameDecoder {
     let p = 0;
     while (buf.length - p >= 4) {
       const length = buf.readUInt32BE(p);
-      if (length > this.maxFrameBytes) {
-        this.failed = new HtsmsgError(
-          'frame-too-large',
-          `frame announces ${length} bytes, the limit is ${this.maxFrameBytes}`,
-          p,
-        );
-        this.chunks = [];
-        this.buffered = 0;
-        throw this.failed;
-      }
+      if (length > this.maxFrameBytes) this.tooLarge(length, p);
       if (buf.length - p - 4 < length) break;
       out.push(buf.subarray(p + 4, p + 4 + length));
       p += 4 + length;
@@ -115,16 +106,7 @@ export class FrameDecoder {
     let p = 0;
     while (buf.length - p >= 4) {
       const length = buf.readUInt32BE(p);
-      if (length > this.maxFrameBytes) {
-        this.failed = new HtsmsgError(
-          'frame-too-large',
-          `frame announces ${length} bytes, the limit is ${this.maxFrameBytes}`,
-          p,
-        );
-        this.chunks = [];
-        this.buffered = 0;
-        throw this.failed;
-      }
+      if (length > this.maxFrameBytes) this.tooLarge(length, p);
       if (buf.length - p - 4 < length) break;
       p += 4 + length;
       n++;
@@ -162,12 +144,15 @@ export class FrameDecoder {
   }
 
   private checkLength(length: number): void {
-    if (length > this.maxFrameBytes) {
-      this.failed = new HtsmsgError('frame-too-large', `frame announces ${length} bytes, the limit is ${this.maxFrameBytes}`);
-      this.chunks = [];
-      this.buffered = 0;
-      throw this.failed;
-    }
+    if (length > this.maxFrameBytes) this.tooLarge(length, undefined);
+  }
+
+  /** Fails the decoder for good: an oversized length. `offset`: where it stands in the chunk. */
+  private tooLarge(length: number, offset: number | undefined): never {
+    this.failed = new HtsmsgError('frame-too-large', `frame announces ${length} bytes, the limit is ${this.maxFrameBytes}`, offset);
+    this.chunks = [];
+    this.buffered = 0;
+    throw this.failed;
   }
 
   /** Size (with its 4-byte length) of the pending frame, once its length can be read from the held bytes and `next`. */

@@ -1438,6 +1438,23 @@ export const SESSION_OWNED_METHODS: ReadonlySet<string> = new Set<string>([
 ] satisfies HtspMethodName[]);
 
 /**
+ * Methods that change nothing on the server. `api` is not among them: it reaches every write
+ * path of the web API.
+ */
+export const READ_ONLY_METHODS = [
+  'getDiskSpace',
+  'getSysTime',
+  'getChannel',
+  'getEvent',
+  'getEvents',
+  'epgQuery',
+  'getEpgObject',
+  'getDvrConfigs',
+  'getProfiles',
+  'getDvrCutpoints',
+] as const satisfies readonly HtspMethodName[];
+
+/**
  * The right each method needs. Without it the server waits 250 ms and
  * replies `noaccess: 1`. The file methods need the DVR right even for images.
  */

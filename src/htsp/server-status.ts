@@ -14,7 +14,7 @@
  *   Signal movements that come with another change are reported with it.
  */
 import { EventEmitter } from 'node:events';
-import { HtsUuid, type HtsmsgMap, type HtsmsgValue } from './codec';
+import { isHtsmsgMap, type HtsmsgMap, type HtsmsgValue } from './codec';
 import { valueEquals } from './cache';
 import { isHtspError } from './errors';
 
@@ -629,14 +629,14 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
       return { ok: false, why: 'noaccess', message: `the server refused ${STATUS_PATHS[kind]}: admin right needed` };
     }
     const response = reply.response;
-    if (!isMap(response)) {
+    if (!isHtsmsgMap(response)) {
       // An unknown api path gets an empty reply.
       return { ok: false, why: 'unsupported', message: `the server does not know ${STATUS_PATHS[kind]}` };
     }
     const entries = response.entries;
     if (entries === undefined) return { ok: true, entries: [] };
     if (!Array.isArray(entries)) throw new Error(`${STATUS_PATHS[kind]}: the reply's entries is not a list`);
-    return { ok: true, entries: entries.filter(isMap) };
+    return { ok: true, entries: entries.filter(isHtsmsgMap) };
   }
 
   // ------------------------------------------------------------------ diffing
@@ -750,11 +750,6 @@ export class ServerStatusPoller extends EventEmitter<ServerStatusEvents> {
 
 const sharedPollers = new WeakMap<StatusSession, ServerStatusPoller>();
 
-/** The session's shared poller (see `ServerStatusPoller.for`). */
-export function sharedStatusPoller(session: StatusSession): ServerStatusPoller {
-  return ServerStatusPoller.for(session);
-}
-
 function event(
   kind: StatusKind,
   action: 'add' | 'update' | 'delete',
@@ -799,10 +794,6 @@ function rightsKey(rights: { readonly admin: boolean } | undefined): string {
   if (!rights) return 'unknown';
   const r = rights as unknown as Record<string, unknown>;
   return JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k]]));
-}
-
-function isMap(v: HtsmsgValue | undefined): v is HtsmsgMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof HtsUuid);
 }
 
 function finiteOr(v: number | undefined, dflt: number): number {

@@ -1,4 +1,4 @@
-import { decodeBody, duplicatesOf, type HtsmsgMap, type HtsmsgValue } from './codec';
+import { decodeBody, duplicatesOf, isHtsmsgMap, type HtsmsgMap, type HtsmsgValue } from './codec';
 import { HtspError } from './errors';
 import { ContainedEmitter } from './connection';
 import type {
@@ -406,7 +406,7 @@ export class HtspSubscription extends ContainedEmitter {
         }
         const info: SubscriptionStartInfo = {
           streams,
-          sourceinfo: (isMap(msg.sourceinfo) ? msg.sourceinfo : {}) as SourceInfo,
+          sourceinfo: (isHtsmsgMap(msg.sourceinfo) ? msg.sourceinfo : {}) as SourceInfo,
           meta,
         };
         this._sourceInfo = info.sourceinfo;
@@ -521,8 +521,4 @@ export class HtspSubscription extends ContainedEmitter {
     this.queueHead = 0;
     this.queuedBytes = 0;
   }
-}
-
-function isMap(v: HtsmsgValue | undefined): v is HtsmsgMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }

@@ -1055,12 +1055,7 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
   /** @internal Tvheadend removes a rule's upcoming recordings with the rule. */
   removeAutorec(a: SimAutorec): void {
     this.dvr.autorecs.delete(a.id);
-    for (const e of [...this.dvr.entries.values()]) {
-      if (e.autorecId === a.id && e.state === 'scheduled') {
-        this.dvr.remove(e.id);
-        this.dvrRemoved(e);
-      }
-    }
+    this.removeScheduledOf('autorecId', a.id);
     this.pushAutorec('delete', a);
   }
 
@@ -1090,13 +1085,18 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
   /** @internal */
   removeTimerec(t: SimTimerec): void {
     this.dvr.timerecs.delete(t.id);
+    this.removeScheduledOf('timerecId', t.id);
+    this.pushTimerec('delete', t);
+  }
+
+  /** Removes the upcoming recordings a rule created. */
+  private removeScheduledOf(rule: 'autorecId' | 'timerecId', ruleId: string): void {
     for (const e of [...this.dvr.entries.values()]) {
-      if (e.timerecId === t.id && e.state === 'scheduled') {
+      if (e[rule] === ruleId && e.state === 'scheduled') {
         this.dvr.remove(e.id);
         this.dvrRemoved(e);
       }
     }
-    this.pushTimerec('delete', t);
   }
 
   addEvent(spec: SimEventSpec): SimEvent {
