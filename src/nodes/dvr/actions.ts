@@ -26,7 +26,7 @@ import {
   type EpgSource,
   type HtspSession,
 } from '../../htsp';
-import { NodeError, badInput, channelRef, describe, isPlainObject, parseTime, resolveChannel } from '../shared';
+import { NodeError, badInput, channelRef, describe, isPlainObject, parseBoolean, parseTime, resolveChannel } from '../shared';
 import { searchPattern } from '../epg/query';
 import { friendlyAutorec, friendlyDvrEntry, type FriendlyAutorec, type FriendlyDvrEntry } from './format';
 
@@ -87,12 +87,6 @@ function integer(value: unknown, field: string, min: number, max: number): numbe
 function text(value: unknown, field: string): string {
   if (typeof value !== 'string') throw badInput(`${field} must be text, got ${describe(value)}`);
   return value;
-}
-
-function flag(value: unknown, field: string): number {
-  if (value === true || value === 1 || value === 'true') return 1;
-  if (value === false || value === 0 || value === 'false') return 0;
-  throw badInput(`${field} must be true or false, got ${describe(value)}`);
 }
 
 const MAX_ID = 0x7fffffff;
@@ -167,7 +161,7 @@ async function eventToRecord(ctx: DvrContext, p: Params, defaults: DvrDefaults):
   if (p.eventId !== undefined) return integer(p.eventId, 'msg.payload.eventId', 1, MAX_ID);
   const channel = channelParam(p, defaults);
   if (p.title !== undefined && p.title !== '') {
-    const regex = p.regex === undefined ? false : flag(p.regex, 'msg.payload.regex') === 1;
+    const regex = p.regex === undefined ? false : parseBoolean(p.regex, 'msg.payload.regex');
     const title = searchPattern(p.title, regex, 'msg.payload.title');
     const ch = channel !== undefined ? resolveChannel(session, channel) : undefined;
     const found = await source.search({ title, from: await source.now(), limit: 1, ...(ch ? { channelId: ch.channelId } : {}) });
@@ -237,8 +231,8 @@ async function addAutorec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Pr
   const ch = channel !== undefined ? resolveChannel(session, channel) : undefined;
   const rule: AutorecOptions = { title, channelId: ch ? ch.channelId : -1, ...commonOptions(p, defaults), waitMs: ctx.waitMs };
   if (p.name !== undefined) rule.name = text(p.name, 'msg.payload.name');
-  if (p.fulltext !== undefined) rule.fullText = flag(p.fulltext, 'msg.payload.fulltext') === 1;
-  if (p.enabled !== undefined) rule.enabled = flag(p.enabled, 'msg.payload.enabled') === 1;
+  if (p.fulltext !== undefined) rule.fullText = parseBoolean(p.fulltext, 'msg.payload.fulltext');
+  if (p.enabled !== undefined) rule.enabled = parseBoolean(p.enabled, 'msg.payload.enabled');
   // Both spellings: camelCase is how the rules come back, lower-case is the request's wire name
   // (G18), which the library sends whatever was given here.
   const minD = p.minDuration ?? p.minduration;

@@ -2,7 +2,7 @@
  * `tvheadend-dvr`: records programmes and channels, stops, cancels and deletes recordings, lists
  * them by status, and manages autorec rules — one action per message.
  */
-import { epgSource } from '../../htsp';
+import { epgSource, type EpgSource } from '../../htsp';
 import { badInput, evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI, NodeStatus } from '../shared';
 import { ACTIONS, CHANGE_WAIT_MS, messageParams, parseAction, runAction } from './actions';
@@ -22,6 +22,9 @@ export = function register(RED: NodeAPI): void {
       node.error(`unknown action "${unknownAction}" in the node's settings; choose one of ${ACTIONS.join(', ')} or "From the message"`);
     }
 
+    // Fixed for the node's life: the server node's settings only change with a redeploy, which restarts this node too.
+    let source: EpgSource | undefined;
+
     onInput(
       node,
       async (msg, send) => {
@@ -38,8 +41,9 @@ export = function register(RED: NodeAPI): void {
         const params = messageParams(payload);
         const channel = await evaluateProperty(RED, node, settings.channel, settings.channelType, msg, 'the channel');
         await whenReady(session, readyTimeoutMs(server));
+        source ??= epgSource(session, server.config.epg, server.config.epgDays);
         msg.payload = await runAction(
-          { session, source: epgSource(session, server.config.epg, server.config.epgDays), waitMs: CHANGE_WAIT_MS },
+          { session, source, waitMs: CHANGE_WAIT_MS },
           action,
           params,
           { channel, configName: settings.configName, list: settings.list },

@@ -5,7 +5,7 @@
  */
 import type { Channel, EpgEvent, EpgSearch, EpgSource, HtspSession } from '../../htsp';
 import { GENRES, channelNumberText, friendlyEvent, parseGenre, type FriendlyEvent } from '../../htsp/epg-format';
-import { NodeError, badInput, describe, parseCount, parseTime, resolveChannel } from '../shared';
+import { NodeError, badInput, describe, parseBoolean, parseCount, parseTime, resolveChannel } from '../shared';
 
 export const OPERATIONS = ['nownext', 'schedule', 'search'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -163,13 +163,6 @@ export interface TypedValues {
   query: unknown;
 }
 
-function bool(value: unknown, field: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === 1) return true;
-  if (value === 'false' || value === 0) return false;
-  throw badInput(`${field} must be true or false, got ${describe(value)}`);
-}
-
 /**
  * Combines the node's settings, its typedInput values and `msg.payload` parameters (which win)
  * into one request. `topic` is `msg.topic`, used for the operation when neither the node nor the
@@ -203,7 +196,7 @@ export function buildRequest(settings: EpgSettings, typed: TypedValues, params: 
       return { op, channel, hours, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
     }
     case 'search': {
-      const regex = has('regex') ? bool(params.regex, 'msg.payload.regex') : settings.regex;
+      const regex = has('regex') ? parseBoolean(params.regex, 'msg.payload.regex') : settings.regex;
       let title: string | RegExp | undefined;
       let text: string | RegExp | undefined;
       if (has('title') || has('text')) {

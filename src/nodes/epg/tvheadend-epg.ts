@@ -2,7 +2,7 @@
  * `tvheadend-epg`: answers EPG questions — now/next, a channel's schedule, searches — from the
  * server node's live cache, or by asking the server when the server node does not sync the EPG.
  */
-import { epgSource } from '../../htsp';
+import { epgSource, type EpgSource } from '../../htsp';
 import { NodeError, badInput, evaluateProperty, linkServer, onInput, payloadParams, readyTimeoutMs, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI } from '../shared';
 import { answer, buildRequest } from './query';
@@ -20,6 +20,8 @@ export = function register(RED: NodeAPI): void {
 
     const link = linkServer(RED, node, def.server);
     if (link && problem) link.showError('invalid genre');
+    // Fixed for the node's life: the server node's settings only change with a redeploy, which restarts this node too.
+    let source: EpgSource | undefined;
 
     onInput(
       node,
@@ -37,7 +39,8 @@ export = function register(RED: NodeAPI): void {
         if (session.rights && !session.rights.streaming) {
           throw new NodeError('noaccess', 'the Tvheadend user of the server node may not read the programme guide (no streaming right)');
         }
-        const result = await answer(session, epgSource(session, server.config.epg, server.config.epgDays), request);
+        source ??= epgSource(session, server.config.epg, server.config.epgDays);
+        const result = await answer(session, source, request);
         msg.payload = result.events;
         if (result.channel) (msg as Record<string, unknown>).channel = result.channel;
         send(msg);

@@ -162,6 +162,14 @@ export function parseEventsSettings(raw: Readonly<Record<string, unknown>>): Eve
 
 // ---------------------------------------------------------------- channel filter
 
+/**
+ * Whether a channel change can change what a channel reference (name or number) resolves to:
+ * an add or delete, or an update of the name or number.
+ */
+export function changesChannelRefs(change: Extract<ChangeEvent, { kind: 'channel' }>): boolean {
+  return change.action !== 'update' || change.changed.some((f) => f === 'channelName' || f === 'channelNumber' || f === 'channelNumberMinor');
+}
+
 /** What the channel filter needs from the session. */
 export interface ChannelLookup {
   findChannel(ref: number | string): Channel | undefined;
@@ -189,16 +197,7 @@ export class ChannelFilter {
   /** Called for every channel change; only those that can change what a reference names matter. */
   noteChannelChange(change: Extract<ChangeEvent, { kind: 'channel' }>): void {
     if (this.dirty || !this.active) return;
-    if (change.action !== 'update') {
-      this.dirty = true;
-      return;
-    }
-    for (const f of change.changed) {
-      if (f === 'channelName' || f === 'channelNumber' || f === 'channelNumberMinor') {
-        this.dirty = true;
-        return;
-      }
-    }
+    if (changesChannelRefs(change)) this.dirty = true;
   }
 
   invalidate(): void {

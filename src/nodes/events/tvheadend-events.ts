@@ -26,6 +26,7 @@ import type { Node, NodeAPI } from '../shared';
 import {
   ChannelFilter,
   EVENTS_TYPE,
+  changesChannelRefs,
   OBJECT_KINDS,
   SERVER_KINDS,
   SettingsError,
@@ -231,7 +232,7 @@ export = function register(RED: NodeAPI): void {
 
     function reminderChannelsMayChange(c: Extract<ChangeEvent, { kind: 'channel' }>): boolean {
       if (!automations || !auto.has('reminder') || !channels.active || c.initial) return false;
-      return c.action !== 'update' || c.changed.some((f) => f === 'channelName' || f === 'channelNumber' || f === 'channelNumberMinor');
+      return changesChannelRefs(c);
     }
 
     function queueReminderRefresh(): void {

@@ -4,6 +4,7 @@
  */
 import type { SessionOptions } from '../../htsp';
 import type { ServerConfig, ServerCredentials } from '../shared/types';
+import { settingBoolean } from '../shared/values';
 
 /**
  * Bump when the meaning or shape of a saved property changes, and add a step to `migrateServerConfig`.
@@ -38,13 +39,6 @@ function toNumber(value: unknown, fallback: number, [min, max]: readonly [number
   return Math.min(max, Math.max(min, n));
 }
 
-function toBoolean(value: unknown, fallback: boolean): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  return fallback;
-}
-
 function toText(value: unknown, fallback: string): string {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : fallback;
 }
@@ -64,7 +58,7 @@ export function migrateServerConfig(raw: Readonly<Record<string, unknown>>): Ser
     host: toText(raw.host, SERVER_DEFAULTS.host),
     port: Math.round(toNumber(raw.port, SERVER_DEFAULTS.port, LIMITS.port)),
     clientName: toText(raw.clientName, SERVER_DEFAULTS.clientName),
-    epg: toBoolean(raw.epg, SERVER_DEFAULTS.epg),
+    epg: settingBoolean(raw.epg, SERVER_DEFAULTS.epg),
     epgDays: toNumber(raw.epgDays, SERVER_DEFAULTS.epgDays, LIMITS.epgDays),
     pingInterval: toNumber(raw.pingInterval, SERVER_DEFAULTS.pingInterval, LIMITS.pingInterval),
     requestTimeout: toNumber(raw.requestTimeout, SERVER_DEFAULTS.requestTimeout, LIMITS.requestTimeout),

@@ -67,3 +67,18 @@ export function parseCount(value: unknown, field: string): number {
   if (!Number.isFinite(n) || n < 0) throw badInput(`${field} must be a number of 0 or more, got ${describe(value)}`);
   return n;
 }
+
+/** A yes/no from a flow value: `true`/`false`, 1/0 or their text. */
+export function parseBoolean(value: unknown, field: string): boolean {
+  if (value === true || value === 1 || value === 'true') return true;
+  if (value === false || value === 0 || value === 'false') return false;
+  throw badInput(`${field} must be true or false, got ${describe(value)}`);
+}
+
+/** A saved yes/no setting (older flows saved text); anything else reads as `fallback`. Never throws. */
+export function settingBoolean(value: unknown, fallback: boolean): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return fallback;
+}

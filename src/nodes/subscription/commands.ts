@@ -5,7 +5,7 @@
 import type { SubscribeOptions } from '../../htsp';
 import { badInput } from '../shared/errors';
 import type { NodeDef } from '../shared/types';
-import { describe, isPlainObject } from '../shared/values';
+import { describe, isPlainObject, settingBoolean } from '../shared/values';
 
 export const SUBSCRIPTION_TYPE = 'tvheadend-subscription';
 
@@ -45,13 +45,6 @@ function num(v: unknown): number | undefined {
   return undefined;
 }
 
-function bool(v: unknown, fallback: boolean): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  return fallback;
-}
-
 /** The node's saved settings. Never throws: unusable values fall back to their defaults. */
 export function parseSubscriptionSettings(def: Readonly<Record<string, unknown>>): SubscriptionSettings {
   const channel = typeof def.channel === 'number' ? String(def.channel) : typeof def.channel === 'string' ? def.channel.trim() : '';
@@ -63,9 +56,9 @@ export function parseSubscriptionSettings(def: Readonly<Record<string, unknown>>
   return {
     channel,
     options,
-    autoStart: bool(def.autoStart, SUBSCRIPTION_DEFAULTS.autoStart),
+    autoStart: settingBoolean(def.autoStart, SUBSCRIPTION_DEFAULTS.autoStart),
     rateLimitMs: Math.round(Math.min(MAX_RATE_LIMIT_S, Math.max(0, rate ?? SUBSCRIPTION_DEFAULTS.rateLimit)) * 1000),
-    packets: bool(def.packets, SUBSCRIPTION_DEFAULTS.packets),
+    packets: settingBoolean(def.packets, SUBSCRIPTION_DEFAULTS.packets),
   };
 }
 
