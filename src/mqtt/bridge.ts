@@ -23,8 +23,8 @@ import { brokerProblem, type BrokerProblem } from './broker-errors';
 import { CommandRunner, normaliseAllowList, type CommandReply } from './commands';
 import { discoveryConfigs, discoveryProblems, type Origin } from './discovery';
 import type { Json } from './json';
-import { computeState, selectChannels, subscriptionsShape, subscriptionsState, type DiskSpace, type SelectedChannel, type StatusView } from './state';
-import { STATE, topicProblem, Topics } from './topics';
+import { computeState, diskSpaceOf, selectChannels, subscriptionsShape, subscriptionsState, type DiskSpace, type SelectedChannel, type StatusView } from './state';
+import { STATE, topicProblem, Topics, type StateTopicName } from './topics';
 import type { BridgeSession, ChannelSelection, Logger } from './types';
 
 export interface BrokerTls {
@@ -126,7 +126,7 @@ export declare interface MqttBridge {
   on(event: string, listener: (...args: never[]) => void): this;
 }
 
-const FAST_TOPICS: readonly string[] = [STATE.subscriptions, STATE.tuners];
+const FAST_TOPICS: readonly StateTopicName[] = [STATE.subscriptions, STATE.tuners];
 /** CONNACK codes meaning "that protocol version, no" (3.1.1 and 5). */
 const BAD_PROTOCOL = new Set([1, 132]);
 const CONNACK_RETRY_MS = 15_000;
@@ -183,6 +183,8 @@ export class MqttBridge extends EventEmitter {
   /** Shape of the subscriptions as last sampled (see `subscriptionsShape`). */
   private subsShape = '';
   private readySince = 0;
+  /** Discovery topic → the last config payload that passed `discoveryProblems`. */
+  private readonly validConfigs = new Map<string, string>();
 
   constructor(opts: BridgeOptions) {
     super();
@@ -541,11 +543,8 @@ export class MqttBridge extends EventEmitter {
     this.diskBusy = true;
     this.lastDiskAt = Date.now();
     try {
-      const r = await this.session.callRaw('getDiskSpace');
-      const free = num(r.freediskspace);
-      const total = num(r.totaldiskspace);
-      const used = num(r.useddiskspace);
-      if (free !== undefined && total !== undefined) this.disk = { free, total, used: used ?? total - free };
+      const disk = diskSpaceOf(await this.session.callRaw('getDiskSpace'));
+      if (disk) this.disk = disk;
     } catch (err) {
       // No right, or no storage path: the disk entities simply are not announced.
       const code = (err as { code?: unknown }).code;
@@ -605,7 +604,7 @@ export class MqttBridge extends EventEmitter {
     const subsChanged = shape !== this.subsShape;
     this.subsShape = shape;
     for (const name of FAST_TOPICS) {
-      const topic = `${this.topics.base}/${name}`;
+      const topic = this.topics.state(name);
       const fresh = state.get(topic);
       if (this.fastDue || !this.fastSample.has(topic) || (topic === subsTopic && subsChanged)) {
         if (fresh === undefined) this.fastSample.delete(topic);
@@ -632,10 +631,14 @@ export class MqttBridge extends EventEmitter {
       });
       for (const [topic, cfg] of configs) {
         const payload = JSON.stringify(cfg);
-        const problems = discoveryProblems(topic, payload);
-        if (problems.length) {
-          this.log('error', `not announcing ${topic}: ${problems.join('; ')}`);
-          continue;
+        // Configs rarely change: check each payload once, not on every flush.
+        if (this.validConfigs.get(topic) !== payload) {
+          const problems = discoveryProblems(topic, payload);
+          if (problems.length) {
+            this.log('error', `not announcing ${topic}: ${problems.join('; ')}`);
+            continue;
+          }
+          this.validConfigs.set(topic, payload);
         }
         out.set(topic, payload);
       }
@@ -738,10 +741,4 @@ export class MqttBridge extends EventEmitter {
   private scrub(text: string): string {
     return redact(text, [...this.secrets(), this.opts.broker.password, this.opts.broker.username]);
   }
-}
-
-function num(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'bigint') return Number(v);
-  return undefined;
 }

@@ -9,23 +9,12 @@
 import { HtspError } from '../htsp/errors';
 import { redact } from '../htsp/redact';
 import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
-import { SESSION_OWNED_METHODS as NEVER, type EpgEvent } from '../htsp/messages';
+import { READ_ONLY_METHODS, SESSION_OWNED_METHODS as NEVER, type EpgEvent } from '../htsp/messages';
 import { isPlainObject, toJson, type Json } from './json';
 import type { BridgeSession } from './types';
 
-/** Read-only RPC methods. `api` is not among them: it reaches every write path of the web API. */
-export const READ_ONLY_METHODS = [
-  'getDiskSpace',
-  'getSysTime',
-  'getChannel',
-  'getEvent',
-  'getEvents',
-  'epgQuery',
-  'getEpgObject',
-  'getDvrConfigs',
-  'getProfiles',
-  'getDvrCutpoints',
-] as const;
+/** The library's read-only methods, re-exported for the editor's allow-list and the tests. */
+export { READ_ONLY_METHODS };
 
 /** Commands of the bridge itself, built on the RPC methods. */
 export const FRIENDLY_COMMANDS = ['recordNow', 'stopRecording'] as const;
@@ -36,25 +25,6 @@ export const DEFAULT_ALLOWED: readonly string[] = [
   'stopDvrEntry',
   'cancelDvrEntry',
   ...FRIENDLY_COMMANDS,
-];
-
-/** Everything the editor offers in the allow-list, grouped as it shows them. */
-export const ALLOWABLE: readonly string[] = [
-  ...READ_ONLY_METHODS,
-  ...FRIENDLY_COMMANDS,
-  'addDvrEntry',
-  'updateDvrEntry',
-  'stopDvrEntry',
-  'cancelDvrEntry',
-  'deleteDvrEntry',
-  'addAutorecEntry',
-  'updateAutorecEntry',
-  'deleteAutorecEntry',
-  'addTimerecEntry',
-  'updateTimerecEntry',
-  'deleteTimerecEntry',
-  'getTicket',
-  'api',
 ];
 
 const METHOD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;

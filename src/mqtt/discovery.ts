@@ -42,119 +42,117 @@ interface EntitySpec {
 
 const GIB = 1073741824;
 
-function entitySpecs(): EntitySpec[] {
-  return [
-    {
-      component: 'binary_sensor',
-      objectId: 'recording',
-      name: 'Recording',
-      state: STATE.recording,
-      config: {
-        value_template: "{{ 'ON' if value_json.count > 0 else 'OFF' }}",
-        device_class: 'running',
-        icon: 'mdi:record-rec',
-        json_attributes_topic: `~/${STATE.recording}`,
-      },
+const ENTITY_SPECS: readonly EntitySpec[] = [
+  {
+    component: 'binary_sensor',
+    objectId: 'recording',
+    name: 'Recording',
+    state: STATE.recording,
+    config: {
+      value_template: "{{ 'ON' if value_json.count > 0 else 'OFF' }}",
+      device_class: 'running',
+      icon: 'mdi:record-rec',
+      json_attributes_topic: `~/${STATE.recording}`,
     },
-    {
-      component: 'sensor',
-      objectId: 'current_recording',
-      name: 'Current recording',
-      state: STATE.recording,
-      config: { value_template: '{{ value_json.title }}', icon: 'mdi:filmstrip' },
+  },
+  {
+    component: 'sensor',
+    objectId: 'current_recording',
+    name: 'Current recording',
+    state: STATE.recording,
+    config: { value_template: '{{ value_json.title }}', icon: 'mdi:filmstrip' },
+  },
+  {
+    component: 'sensor',
+    objectId: 'upcoming_recordings',
+    name: 'Upcoming recordings',
+    state: STATE.upcoming,
+    config: {
+      value_template: '{{ value_json.count }}',
+      state_class: 'measurement',
+      icon: 'mdi:calendar-clock',
+      json_attributes_topic: `~/${STATE.upcoming}`,
+      json_attributes_template: '{{ {"next": value_json.next} | tojson }}',
     },
-    {
-      component: 'sensor',
-      objectId: 'upcoming_recordings',
-      name: 'Upcoming recordings',
-      state: STATE.upcoming,
-      config: {
-        value_template: '{{ value_json.count }}',
-        state_class: 'measurement',
-        icon: 'mdi:calendar-clock',
-        json_attributes_topic: `~/${STATE.upcoming}`,
-        json_attributes_template: '{{ {"next": value_json.next} | tojson }}',
-      },
+  },
+  {
+    component: 'sensor',
+    objectId: 'last_recording',
+    name: 'Last recording',
+    state: STATE.lastCompleted,
+    config: { value_template: '{{ value_json.title }}', icon: 'mdi:check-circle-outline', json_attributes_topic: `~/${STATE.lastCompleted}` },
+  },
+  {
+    component: 'sensor',
+    objectId: 'last_failed_recording',
+    name: 'Last failed recording',
+    state: STATE.lastFailed,
+    config: { value_template: '{{ value_json.title }}', icon: 'mdi:alert-circle-outline', json_attributes_topic: `~/${STATE.lastFailed}` },
+  },
+  {
+    component: 'sensor',
+    objectId: 'disk_free',
+    name: 'Free disk space',
+    state: STATE.disk,
+    config: {
+      value_template: `{{ (value_json.free / ${GIB}) | round(1) }}`,
+      unit_of_measurement: 'GiB',
+      device_class: 'data_size',
+      state_class: 'measurement',
+      json_attributes_topic: `~/${STATE.disk}`,
     },
-    {
-      component: 'sensor',
-      objectId: 'last_recording',
-      name: 'Last recording',
-      state: STATE.lastCompleted,
-      config: { value_template: '{{ value_json.title }}', icon: 'mdi:check-circle-outline', json_attributes_topic: `~/${STATE.lastCompleted}` },
+  },
+  {
+    component: 'sensor',
+    objectId: 'disk_used',
+    name: 'Disk used',
+    state: STATE.disk,
+    config: { value_template: '{{ value_json.usedPercent }}', unit_of_measurement: '%', state_class: 'measurement', icon: 'mdi:harddisk' },
+  },
+  {
+    component: 'sensor',
+    objectId: 'active_subscriptions',
+    name: 'Active subscriptions',
+    state: STATE.subscriptions,
+    config: {
+      value_template: '{{ value_json.count }}',
+      state_class: 'measurement',
+      icon: 'mdi:television-play',
+      json_attributes_topic: `~/${STATE.subscriptions}`,
     },
-    {
-      component: 'sensor',
-      objectId: 'last_failed_recording',
-      name: 'Last failed recording',
-      state: STATE.lastFailed,
-      config: { value_template: '{{ value_json.title }}', icon: 'mdi:alert-circle-outline', json_attributes_topic: `~/${STATE.lastFailed}` },
+  },
+  {
+    component: 'sensor',
+    objectId: 'signal_quality',
+    name: 'Signal quality',
+    state: STATE.subscriptions,
+    config: { value_template: '{{ value_json.signal }}', unit_of_measurement: '%', state_class: 'measurement', icon: 'mdi:signal' },
+  },
+  {
+    component: 'sensor',
+    objectId: 'viewers',
+    name: 'Viewers',
+    state: STATE.viewers,
+    config: {
+      value_template: '{{ value_json.count }}',
+      state_class: 'measurement',
+      icon: 'mdi:account-multiple',
+      json_attributes_topic: `~/${STATE.viewers}`,
     },
-    {
-      component: 'sensor',
-      objectId: 'disk_free',
-      name: 'Free disk space',
-      state: STATE.disk,
-      config: {
-        value_template: `{{ (value_json.free / ${GIB}) | round(1) }}`,
-        unit_of_measurement: 'GiB',
-        device_class: 'data_size',
-        state_class: 'measurement',
-        json_attributes_topic: `~/${STATE.disk}`,
-      },
+  },
+  {
+    component: 'sensor',
+    objectId: 'tuners_in_use',
+    name: 'Tuners in use',
+    state: STATE.tuners,
+    config: {
+      value_template: '{{ value_json.inUse }}',
+      state_class: 'measurement',
+      icon: 'mdi:antenna',
+      json_attributes_topic: `~/${STATE.tuners}`,
     },
-    {
-      component: 'sensor',
-      objectId: 'disk_used',
-      name: 'Disk used',
-      state: STATE.disk,
-      config: { value_template: '{{ value_json.usedPercent }}', unit_of_measurement: '%', state_class: 'measurement', icon: 'mdi:harddisk' },
-    },
-    {
-      component: 'sensor',
-      objectId: 'active_subscriptions',
-      name: 'Active subscriptions',
-      state: STATE.subscriptions,
-      config: {
-        value_template: '{{ value_json.count }}',
-        state_class: 'measurement',
-        icon: 'mdi:television-play',
-        json_attributes_topic: `~/${STATE.subscriptions}`,
-      },
-    },
-    {
-      component: 'sensor',
-      objectId: 'signal_quality',
-      name: 'Signal quality',
-      state: STATE.subscriptions,
-      config: { value_template: '{{ value_json.signal }}', unit_of_measurement: '%', state_class: 'measurement', icon: 'mdi:signal' },
-    },
-    {
-      component: 'sensor',
-      objectId: 'viewers',
-      name: 'Viewers',
-      state: STATE.viewers,
-      config: {
-        value_template: '{{ value_json.count }}',
-        state_class: 'measurement',
-        icon: 'mdi:account-multiple',
-        json_attributes_topic: `~/${STATE.viewers}`,
-      },
-    },
-    {
-      component: 'sensor',
-      objectId: 'tuners_in_use',
-      name: 'Tuners in use',
-      state: STATE.tuners,
-      config: {
-        value_template: '{{ value_json.inUse }}',
-        state_class: 'measurement',
-        icon: 'mdi:antenna',
-        json_attributes_topic: `~/${STATE.tuners}`,
-      },
-    },
-  ];
-}
+  },
+];
 
 /** Discovery topic → config payload for everything that should exist now. */
 export function discoveryConfigs(inp: DiscoveryInputs): Map<string, Config> {
@@ -177,7 +175,7 @@ export function discoveryConfigs(inp: DiscoveryInputs): Map<string, Config> {
     origin: { name: inp.origin.name, sw: inp.origin.sw, url: inp.origin.url },
   });
 
-  for (const spec of entitySpecs()) {
+  for (const spec of ENTITY_SPECS) {
     if (spec.state === undefined || !inp.published.has(`${topics.base}/${spec.state}`)) continue;
     out.set(topics.discovery(spec.component, spec.objectId), {
       ...common(spec.objectId, spec.name),

@@ -7,9 +7,11 @@
  * move continuously (signal, queue, progress) are rounded or sampled so that a snapshot taken a
  * second later is usually identical.
  */
+import type { HtsmsgMap } from '../htsp/codec';
 import type { Channel, DvrEntry, EpgEvent } from '../htsp/messages';
 import type { ServerStatusSnapshot, ServerStatusSummary } from '../htsp/server-status';
 import { dvrStatus } from '../htsp/dvr';
+import { channelNumberText } from '../htsp/epg-format';
 import type { Json } from './json';
 import { slug, STATE, type Topics } from './topics';
 import type { BridgeSession, BridgeSubscription, ChannelSelection } from './types';
@@ -18,6 +20,14 @@ export interface DiskSpace {
   free: number;
   used: number;
   total: number;
+}
+
+/** A `getDiskSpace` reply as published, or undefined when it lacks the free or total figure. */
+export function diskSpaceOf(reply: HtsmsgMap): DiskSpace | undefined {
+  const free = num(reply.freediskspace);
+  const total = num(reply.totaldiskspace);
+  const used = num(reply.useddiskspace);
+  return free !== undefined && total !== undefined ? { free, total, used: used ?? total - free } : undefined;
 }
 
 /** What the server-wide status poller offers; `ServerStatusPoller` satisfies it. */
@@ -133,11 +143,6 @@ export function subscriptionsShape(value: Json | undefined): string {
 
 // ------------------------------------------------------------------ DVR
 
-/** Failed as Tvheadend's "Failed recordings" view counts it: missed, or finished with an error. */
-export function isFailedEntry(e: DvrEntry): boolean {
-  return dvrStatus(e) === 'failed';
-}
-
 function channelLabel(session: BridgeSession, e: DvrEntry): string | null {
   if (e.channelName) return e.channelName;
   const ch = e.channel !== undefined ? session.cache.channelsById.get(e.channel) : undefined;
@@ -158,7 +163,7 @@ export function dvrSummary(session: BridgeSession, e: DvrEntry): { [key: string]
     stopExtra: e.stopExtra ?? 0,
     state: e.state,
     enabled: e.enabled !== 0,
-    failed: isFailedEntry(e),
+    failed: dvrStatus(e) === 'failed',
     error: e.error ?? null,
   };
   if (e.subscriptionError) out.subscriptionError = e.subscriptionError;
@@ -183,11 +188,6 @@ export interface SelectedChannel {
   name: string;
   /** Topic level under `<base>/channel/`, unique within the selection. */
   key: string;
-}
-
-function channelNumber(c: Channel): string | null {
-  if (!c.channelNumber) return null;
-  return c.channelNumberMinor ? `${c.channelNumber}.${c.channelNumberMinor}` : String(c.channelNumber);
 }
 
 /**
@@ -278,8 +278,9 @@ export function computeState(inp: StateInputs): Map<string, Json> {
   const upcoming = entries
     .filter((e) => e.state === 'scheduled' && e.enabled !== 0 && !e.duplicate)
     .sort((a, b) => a.start - b.start || a.id - b.id);
-  const completed = entries.filter((e) => e.state === 'completed' && !isFailedEntry(e));
-  const failed = entries.filter(isFailedEntry);
+  // Failed as Tvheadend's "Failed recordings" view counts it: missed, or finished with an error.
+  const completed = entries.filter((e) => dvrStatus(e) === 'completed');
+  const failed = entries.filter((e) => dvrStatus(e) === 'failed');
   const latest = (list: DvrEntry[]): DvrEntry | undefined =>
     list.reduce<DvrEntry | undefined>((best, e) => (!best || e.stop > best.stop || (e.stop === best.stop && e.id > best.id) ? e : best), undefined);
 
@@ -309,7 +310,7 @@ export function computeState(inp: StateInputs): Map<string, Json> {
     if (!c) continue;
     const { now, next: following } = session.nowNext(ch.id);
     out.set(topics.channel(ch.key), {
-      channel: { id: c.channelId, name: c.channelName ?? null, number: channelNumber(c) },
+      channel: { id: c.channelId, name: c.channelName ?? null, number: channelNumberText(c) ?? null },
       now: programme(now, inp.progressAt),
       next: programme(following, undefined),
     });

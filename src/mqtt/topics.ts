@@ -100,10 +100,6 @@ export class Topics {
   discovery(component: string, objectId: string): string {
     return `${this.prefix}/${component}/${this.nodeId}/${objectId}/config`;
   }
-  /** Filters matching every retained topic this bridge may have published in an earlier run. */
-  get ownedFilters(): string[] {
-    return [`${this.base}/#`, `${this.prefix}/+/${this.nodeId}/+/config`];
-  }
   /**
    * Whether a retained topic seen on the broker is one this bridge manages (and may therefore
    * delete when it no longer publishes it). Commands and replies belong to other clients.
