@@ -1,11 +1,11 @@
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import * as net from 'node:net';
 import { HtspConnection, peekMuxpkt, type ConnectionOptions } from '../src/htsp/connection';
 import { HtspError } from '../src/htsp/errors';
 import { encodeBody, encodeFrame, type HtsmsgMap } from '../src/htsp/codec';
 import { ScriptedServer } from './helpers/scripted-server';
+import { freePort } from './helpers/ports';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -111,10 +111,7 @@ describe('handshake', () => {
   });
 
   test('connection refused is disconnected, with the system error as cause', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
+    const port = await freePort();
     const err = await rejectsWith(HtspConnection.connect({ host: '127.0.0.1', port, pingIntervalMs: 0 }), 'disconnected');
     assert.equal((err.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED');
   });

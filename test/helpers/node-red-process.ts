@@ -2,27 +2,17 @@
 // user directory, for the install and browser suites.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from './ports';
+
+export { freePort };
 
 export const repoRoot = join(__dirname, '..', '..');
 
 export function nodeRedDir(): string {
   const main = process.env.NODE_RED_PATH ?? require.resolve('node-red');
   return dirname(dirname(main));
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const p = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(p));
-    });
-  });
 }
 
 export interface NodeRedOptions {

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort, freePorts } from '../helpers/ports';
 
 export interface TestBroker {
   readonly name: string;
@@ -22,20 +23,10 @@ export interface TestBroker {
   restart(downtimeMs?: number): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 10_000, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (!alive()) throw new Error(`the process exited before anything listened on 127.0.0.1:${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = createConnection({ host: '127.0.0.1', port });
       s.once('connect', () => {
@@ -279,10 +270,16 @@ export class MosquittoBroker implements TestBroker {
   }
 
   async start(): Promise<void> {
-    if (!this._port) this._port = await freePort();
     const l = this.listeners;
-    if (!this.extra && (l.tls || l.websockets || l.passwordFile)) {
-      this.extra = { tls: await freePort(), wss: await freePort(), ws: await freePort(), auth: await freePort() };
+    if (!this._port) {
+      // All ports at once, fixed for later restarts: taken one by one they may repeat.
+      if (l.tls || l.websockets || l.passwordFile) {
+        const [main, tls, wss, ws, auth] = await freePorts(5);
+        this._port = main!;
+        this.extra = { tls: tls!, wss: wss!, ws: ws!, auth: auth! };
+      } else {
+        this._port = await freePort();
+      }
     }
     this.dir ??= mkdtempSync(join(tmpdir(), 'tvh-mosquitto-'));
     const conf = join(this.dir, 'mosquitto.conf');
@@ -296,8 +293,10 @@ export class MosquittoBroker implements TestBroker {
     if (x && l.tls) ports.push(x.tls, x.wss);
     if (x && l.websockets) ports.push(x.ws);
     if (x && l.passwordFile) ports.push(x.auth);
+    // A broker that exits (a listener it cannot open) fails at once, with its log, not after the wait.
+    const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
     try {
-      for (const p of ports) await waitForPort(p);
+      for (const p of ports) await waitForPort(p, 10_000, alive);
     } catch (err) {
       throw new Error(`mosquitto did not start: ${(err as Error).message}\n${this.log}`);
     }

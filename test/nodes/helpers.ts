@@ -8,6 +8,7 @@ import type { Node, NodeMessage, NodeStatus } from 'node-red';
 import { TvheadendSimulator, DEFAULT_USERS } from '../../src/sim';
 import type { SimOptions } from '../../src/sim';
 import { isServerNode, type TvheadendServerNode } from '../../src/nodes/shared/types';
+import { freePort } from '../helpers/ports';
 
 helper.init(process.env.NODE_RED_PATH ?? require.resolve('node-red'));
 
@@ -46,18 +47,7 @@ export async function startSim(opts: SimOptions = {}): Promise<SimHandle> {
 }
 
 /** A port nothing listens on (bound once, then released). */
-export async function closedPort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const p = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(p));
-    });
-  });
-}
+export const closedPort = freePort;
 
 export type FlowNode = { id: string; type: string; z?: string; wires?: string[][] } & Record<string, unknown>;
 
