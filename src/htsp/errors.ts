@@ -1,4 +1,4 @@
-import type { HtsmsgMap } from './codec';
+import { HtsmsgError, type HtsmsgMap } from './codec';
 
 /**
  * - `noaccess`: the server refused for missing rights (also after the one on-demand re-auth).
@@ -43,4 +43,30 @@ export class HtspError extends Error {
 
 export function isHtspError(err: unknown): err is HtspError {
   return err instanceof HtspError;
+}
+
+/**
+ * The codes a caller of the library can act on. `auth-failed` reads as `noaccess` (the request was
+ * refused for who we are) and `protocol` as `disconnected` (a protocol error ends the connection).
+ */
+export type CallerErrorCode = 'noaccess' | 'server' | 'timeout' | 'disconnected' | 'bad-input';
+
+export const CALLER_ERROR_CODES: readonly CallerErrorCode[] = ['noaccess', 'server', 'timeout', 'disconnected', 'bad-input'];
+
+/** What a failed call means for its caller; anything that is not the library's own error is `server`. */
+export function callerErrorCode(err: unknown): CallerErrorCode {
+  if (err instanceof HtsmsgError) return 'bad-input'; // fields that cannot be sent as HTSMSG
+  if (!(err instanceof HtspError)) return 'server';
+  switch (err.code) {
+    case 'noaccess':
+    case 'auth-failed':
+      return 'noaccess';
+    case 'protocol':
+    case 'disconnected':
+      return 'disconnected';
+    case 'timeout':
+    case 'bad-input':
+    case 'server':
+      return err.code;
+  }
 }

@@ -6,7 +6,7 @@
  * Anyone who can publish to the broker can send these, so the allow-list is the security
  * boundary: by default only read-only methods and the recording add/stop/cancel methods run.
  */
-import { HtspError } from '../htsp/errors';
+import { callerErrorCode, type CallerErrorCode } from '../htsp/errors';
 import { redact } from '../htsp/redact';
 import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
 import { READ_ONLY_METHODS, SESSION_OWNED_METHODS as NEVER, type EpgEvent } from '../htsp/messages';
@@ -40,7 +40,7 @@ export function normaliseAllowList(list: readonly string[] | undefined): Set<str
   return out;
 }
 
-export type CommandErrorCode = 'refused' | 'bad-input' | 'busy' | 'noaccess' | 'server' | 'timeout' | 'disconnected';
+export type CommandErrorCode = 'refused' | 'busy' | CallerErrorCode;
 
 export type CommandReply =
   | { ok: true; method: string; requestId?: Json; result: Json }
@@ -229,20 +229,7 @@ export class CommandRunner {
   private describe(err: unknown): { code: CommandErrorCode; message: string } {
     const secrets = this.opts.secrets();
     if (err instanceof CommandError) return { code: err.code, message: redact(err.message, secrets) };
-    if (err instanceof HtspError) {
-      const code: CommandErrorCode =
-        err.code === 'noaccess' || err.code === 'auth-failed'
-          ? 'noaccess'
-          : err.code === 'timeout'
-            ? 'timeout'
-            : err.code === 'disconnected' || err.code === 'protocol'
-              ? 'disconnected'
-              : err.code === 'bad-input'
-                ? 'bad-input'
-                : 'server';
-      return { code, message: redact(err.message, secrets) };
-    }
-    return { code: 'server', message: redact(err instanceof Error ? err.message : String(err), secrets) };
+    return { code: callerErrorCode(err), message: redact(err instanceof Error ? err.message : String(err), secrets) };
   }
 }
 

@@ -5,7 +5,7 @@
  * properties; a `code` set here therefore reaches the flow. Everything that could carry a
  * secret (the protocol error's `reply`, `cause`, stack of a foreign error) is left behind.
  */
-import { HtspError } from '../../htsp/errors';
+import { HtspError, CALLER_ERROR_CODES, callerErrorCode, type CallerErrorCode } from '../../htsp/errors';
 import { HtsmsgError } from '../../htsp/codec';
 import { redact } from '../../htsp/redact';
 
@@ -13,9 +13,9 @@ import { redact } from '../../htsp/redact';
 export { redact };
 
 /** The codes a flow can branch on. */
-export type NodeErrorCode = 'noaccess' | 'server' | 'timeout' | 'disconnected' | 'bad-input';
+export type NodeErrorCode = CallerErrorCode;
 
-export const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['noaccess', 'server', 'timeout', 'disconnected', 'bad-input'];
+export const NODE_ERROR_CODES: readonly NodeErrorCode[] = CALLER_ERROR_CODES;
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
@@ -57,7 +57,7 @@ export function toNodeError(err: unknown, secrets: readonly (string | undefined)
     return err.message === redact(err.message, secrets) ? err : new NodeError(err.code, redact(err.message, secrets), err.method);
   }
   if (err instanceof HtspError) {
-    return new NodeError(mapHtspCode(err.code), redact(err.message, secrets), err.method);
+    return new NodeError(callerErrorCode(err), redact(err.message, secrets), err.method);
   }
   if (err instanceof HtsmsgError) {
     // Raised while encoding the request: the fields cannot be sent as HTSMSG.
@@ -65,24 +65,4 @@ export function toNodeError(err: unknown, secrets: readonly (string | undefined)
   }
   const message = err instanceof Error ? err.message : String(err);
   return new NodeError('server', redact(message, secrets));
-}
-
-function mapHtspCode(code: HtspError['code']): NodeErrorCode {
-  switch (code) {
-    case 'noaccess':
-    case 'auth-failed':
-      return 'noaccess';
-    case 'timeout':
-      return 'timeout';
-    case 'disconnected':
-    case 'protocol':
-      // A protocol error ends the connection; for the flow it is a lost connection.
-      return 'disconnected';
-    case 'bad-input':
-      return 'bad-input';
-    case 'server':
-      return 'server';
-    default:
-      return 'server';
-  }
 }
