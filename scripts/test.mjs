@@ -37,14 +37,16 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const testArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1'];
+const nodeRedFiles = files.filter((f) => f.startsWith(join('test', 'nodes')));
+const withNr5 = nodeRedFiles.length > 0 && process.env.TVH_SKIP_NR5 !== '1';
+// Fetched before the first pass, so that a registry failure shows at once, not after minutes.
+const nr5Tools = withNr5 ? { node: node22(), nr5: nodeRed5() } : undefined;
+// A test that hangs fails after this long instead of stalling the run.
+const testArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=240000'];
 console.log(`== tests on Node ${process.version} with Node-RED 4.1 (${files.length} files)`);
 run(process.execPath, [...testArgs, ...files], { NODE_RED_PATH: require.resolve('node-red') });
 
-const nodeRedFiles = files.filter((f) => f.startsWith(join('test', 'nodes')));
-if (nodeRedFiles.length > 0 && process.env.TVH_SKIP_NR5 !== '1') {
-  const node = node22();
-  const nr5 = nodeRed5();
+if (nr5Tools) {
   console.log(`== Node-RED suites on Node 22 with Node-RED 5 (${nodeRedFiles.length} files)`);
-  run(node, [...testArgs, ...nodeRedFiles], { NODE_RED_PATH: join(nr5, 'lib', 'red.js') });
+  run(nr5Tools.node, [...testArgs, ...nodeRedFiles], { NODE_RED_PATH: join(nr5Tools.nr5, 'lib', 'red.js') });
 }

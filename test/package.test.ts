@@ -18,7 +18,7 @@ test('node-red-dev validate passes every check that can run offline', () => {
     const out = execFileSync(
       process.execPath,
       ['-r', join(__dirname, 'fixtures', 'offline-catalogue.cjs'), bin, 'validate', '-p', root, '-o', score],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 },
     );
     const card = JSON.parse(readFileSync(score, 'utf8')) as Record<string, { test: boolean } & Record<string, unknown>>;
     const failed = Object.entries(card)

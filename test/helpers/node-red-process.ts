@@ -37,9 +37,12 @@ export async function startNodeRed(opts: NodeRedOptions): Promise<RunningNodeRed
   mkdirSync(join(userDir, 'node_modules'), { recursive: true });
   writeFileSync(join(userDir, 'package.json'), '{"name":"node-red-project","private":true}');
   if (opts.install === 'tarball') {
-    const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: repoRoot, encoding: 'utf8' });
+    const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
     const tarball = out.trim().split('\n').pop() as string;
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', join(work, tarball)], { cwd: userDir });
+    // The dependencies come from npm's cache when `npm ci` has just filled it; the registry only
+    // when not, and then with retries, so that a registry hiccup is not a failed test.
+    const args = ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefer-offline', '--fetch-retries=4', join(work, tarball)];
+    execFileSync('npm', args, { cwd: userDir, timeout: 300_000 });
   } else {
     if (!existsSync(join(repoRoot, 'dist', 'nodes'))) throw new Error('dist/ is missing: run the build first');
     symlinkSync(repoRoot, join(userDir, 'node_modules', 'node-red-contrib-tvheadend'), 'dir');
