@@ -79,6 +79,8 @@ async function main(): Promise<void> {
   });
 
   const { port } = await sim.start();
+  // An orphan (the benchmark died without stopping it) would hold the port and its parent's pipes.
+  process.on('disconnect', () => process.exit(1));
   const cpu0 = process.cpuUsage();
   process.on('message', (raw) => {
     const cmd = raw as SimCommand & { id: number };

@@ -15,7 +15,7 @@ import {
   type StatusSession,
   type StatusUnavailable,
 } from '../src/htsp/server-status';
-import { collect, newSession, startSim, waitFor as waitForEvent } from './helpers/sim-session';
+import { collect, newSession, startSim, until, waitFor as waitForEvent } from './helpers/sim-session';
 
 // ---------------------------------------------------------------------------------------------
 // A scripted session: answers `api` from per-path lists, counts requests, changes state on demand.
@@ -589,7 +589,7 @@ describe('shared poller (acquire / release)', () => {
     poller.acquire({ kinds: ['connection'], intervalMs: 100 });
     session.setState('ready');
     // Two timer-driven polls: the poller keeps going after the throws.
-    await sleep(350);
+    await until(() => session.calls.length >= 2, 'two polls');
     assert.equal(seen.length, 1);
     assert.ok(session.calls.length >= 2, `polls went on: ${session.calls.length}`);
     assert.ok(reported.some((e) => e.message === 'listener bug'));

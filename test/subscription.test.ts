@@ -6,7 +6,7 @@ import { HtspError } from '../src/htsp/errors';
 import type { HtsmsgMap } from '../src/htsp/codec';
 import type { HtspSession } from '../src/htsp/session';
 import { ScriptedServer, type ScriptedConnection } from './helpers/scripted-server';
-import { newSession, onCleanup, readySession, sleep, startSim, waitFor, withSimSession } from './helpers/sim-session';
+import { newSession, onCleanup, readySession, sleep, startSim, until, waitFor, withSimSession } from './helpers/sim-session';
 
 /** A scripted server whose metadata is one channel, for precise control of streaming messages. */
 async function scripted(t: TestContext, onSubscribe?: (req: HtsmsgMap, c: ScriptedConnection) => HtsmsgMap | undefined): Promise<ScriptedServer> {
@@ -70,8 +70,7 @@ describe('with the simulator', () => {
     assert.ok(info.streams.length >= 1);
     assert.deepEqual(sub.streams, info.streams);
     await waitFor(sub, 'queue');
-    await sleep(300);
-    assert.ok(packets.length > 0);
+    await until(() => packets.length > 0, 'packets');
     assert.ok(Buffer.isBuffer(packets[0].payload));
     assert.equal(packets[0].subscriptionId, sub.id);
     assert.equal(s.subscriptionCount, 1);
@@ -90,8 +89,7 @@ describe('with the simulator', () => {
     const { sim: s, session: sess } = await withSimSession(t);
     const sub = sess.subscribe(s.channels[0].id);
     await waitFor(sub, 'start');
-    await sleep(400);
-    assert.ok(sub.ignoredPackets > 0);
+    await until(() => sub.ignoredPackets > 0, 'packets nobody listens for');
     assert.equal(sub.ignoredPackets, sub.receivedPackets);
     assert.equal(sub.droppedPackets, 0);
   });
@@ -111,9 +109,8 @@ describe('with the simulator', () => {
     assert.equal(sub.droppedPackets, arrived - 10);
     assert.equal(got.length, delivered0, 'nothing delivered while paused');
     sub.resume();
-    await sleep(50);
+    await until(() => got.length - delivered0 >= 10, 'the buffered packets after resume');
     const afterResume = got.slice(delivered0);
-    assert.ok(afterResume.length >= 10);
     const dtsOf = (p: Packet): number => (typeof p.dts === 'number' ? p.dts : 0);
     const buffered = afterResume.slice(0, 10).filter((p) => p.stream === afterResume[0].stream);
     for (let i = 1; i < buffered.length; i++) assert.ok(dtsOf(buffered[i]) >= dtsOf(buffered[i - 1]), 'delivered in order');
@@ -134,8 +131,7 @@ describe('with the simulator', () => {
     assert.equal(sub.state, 'running');
     assert.notEqual(sub.id, firstId);
     const n = packets;
-    await sleep(300);
-    assert.ok(packets > n, 'packets flow again');
+    await until(() => packets > n, 'packets flowing again');
     assert.equal(s.subscriptionCount, 1);
   });
 
@@ -307,7 +303,7 @@ describe('with a scripted server', () => {
     assert.deepEqual(info.meta, [Buffer.from('cfg')]);
     assert.equal(info.sourceinfo.service, 'x');
     assert.equal((await packet).pts, 1);
-    await sleep(20);
+    await until(() => sub.reply !== undefined, 'the subscribe reply');
     assert.equal(sub.reply?.timeshiftPeriod, 0);
   });
 
@@ -324,7 +320,8 @@ describe('with a scripted server', () => {
     subscriber.conn!.send({ method: 'subscriptionStop', subscriptionId: subscriber.sid, status: 'OK' });
     subscriber.conn!.send(muxpkt(subscriber.sid, 2));
     subscriber.conn!.send({ method: 'subscriptionStatus', subscriptionId: subscriber.sid, status: 'x' });
-    await sleep(50);
+    // One socket keeps order: once this reply is in, the stray messages before it were handled.
+    await sess.call('getSysTime', {});
     assert.deepEqual(seen, ['stop']);
     assert.equal(sess.state, 'ready');
   });
@@ -332,7 +329,7 @@ describe('with a scripted server', () => {
   test('server stop and restart of a source; control methods send the right fields', async (t) => {
     const { server: s, session: sess, subscriber } = await accepting(t);
     const sub = sess.subscribe(7, { weight: 100, profile: 'pass', timeshiftPeriod: 3600, queueDepth: 1000, ninetyKHz: true });
-    await sleep(50);
+    await sub.accepted;
     const [subReq] = s.requestsFor('subscribe');
     assert.equal(subReq.channelId, 7);
     assert.equal(subReq.weight, 100);
@@ -372,7 +369,7 @@ describe('with a scripted server', () => {
   test('status, grace, signal, skip, speed, timeshift and descramble map to their events', async (t) => {
     const { session: sess, subscriber } = await accepting(t);
     const sub = sess.subscribe(7);
-    await sleep(50);
+    await sub.accepted;
     const seen: string[] = [];
     for (const e of ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']) sub.on(e, () => seen.push(e));
     subscriber.conn!.send({ method: 'subscriptionStatus', subscriptionId: subscriber.sid, status: 'No free adapter', subscriptionError: 'noFreeAdapter' });
@@ -383,7 +380,7 @@ describe('with a scripted server', () => {
     subscriber.conn!.send({ method: 'timeshiftStatus', subscriptionId: subscriber.sid, full: 0, shift: 0 });
     subscriber.conn!.send({ method: 'descrambleInfo', subscriptionId: subscriber.sid, pid: 1, caid: 2, provid: 3, ecmtime: 4, hops: 0 });
     subscriber.conn!.send({ method: 'signalStatus', subscriptionId: subscriber.sid + 1000, feStatus: 'BAD' });
-    await sleep(50);
+    await sess.call('getSysTime', {});
     assert.deepEqual(seen, ['status', 'grace', 'signal', 'skip', 'speed', 'timeshift', 'descramble']);
   });
 });
@@ -404,11 +401,11 @@ describe('listener faults', () => {
     await waitFor(sub, 'packet', (p: Packet) => p.pts === 2);
     sub.pause();
     for (let i = 3; i < 6; i++) subscriber.conn?.send(muxpkt(subscriber.sid, i));
-    await sleep(100);
+    await until(() => sub.receivedPackets === 6, 'six packets received');
     assert.equal(sub.bufferedPackets, 3);
     sub.resume();
     await waitFor(sub, 'packet', (p: Packet) => p.pts === 5);
-    await sleep(20);
+    await until(() => faults.length === 6, 'six listener faults');
     assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);
     assert.equal(faults.length, 6);
     assert.equal(sess.state, 'ready');
@@ -425,18 +422,18 @@ describe('packet buffer', () => {
     sub.pause();
     const big = (n: number): HtsmsgMap => ({ ...muxpkt(subscriber.sid, n), payload: Buffer.alloc(3000, n) });
     for (let i = 0; i < 10; i++) subscriber.conn?.send(big(i));
-    await sleep(100);
+    await until(() => sub.receivedPackets === 10, 'ten packets received');
     assert.equal(sub.receivedPackets, 10);
     assert.equal(sub.bufferedPackets, 3, 'three 3 kB frames fit in 10 kB, a fourth does not');
     assert.ok(sub.bufferedBytes <= 10_000 && sub.bufferedBytes > 9000);
     assert.equal(sub.droppedPackets, 7);
     // A frame bigger than the whole budget is dropped on its own, the buffer kept.
     subscriber.conn?.send({ ...muxpkt(subscriber.sid, 99), payload: Buffer.alloc(20_000) });
-    await sleep(50);
+    await until(() => sub.receivedPackets === 11, 'the oversized packet');
     assert.equal(sub.droppedPackets, 8);
     assert.equal(sub.bufferedPackets, 3);
     sub.resume();
-    await sleep(50);
+    await until(() => got.length === 3, 'the buffered packets');
     assert.deepEqual(got, [7, 8, 9]);
     assert.equal(sub.bufferedBytes, 0);
   });

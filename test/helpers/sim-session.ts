@@ -94,6 +94,18 @@ export function collect<T>(em: EventEmitter, event: string): T[] {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Polls until `pred` holds, failing after `ms` with `what` in the message. For state that must
+ * first cross a socket: a fixed sleep is either too short on a loaded machine or wasted time.
+ */
+export async function until(pred: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 export interface SimSession {
   sim: TvheadendSimulator;
   /** Ready: the first sync is in. */

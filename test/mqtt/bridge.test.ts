@@ -435,7 +435,8 @@ for (const entry of brokerMatrix()) {
 
     test('the last will says offline when the connection is lost abruptly', async () => {
       const w = await watch();
-      const b = bridge({}, { reconnectPeriodMs: 1500, keepalive: 5 });
+      // Reconnecting late enough for the retained will to be read before "online" replaces it.
+      const b = bridge({}, { reconnectPeriodMs: 4000, keepalive: 5 });
       await waitFor('online', () => settled(w));
       w.clear();
       const client = b.mqttClient;

@@ -71,7 +71,14 @@ export async function retainedSnapshot(url: string, filters: string[], settleMs 
     if (packet.retain) out.set(topic, payload.toString());
   });
   await client.subscribeAsync(filters, { qos: 1 });
-  await sleep(settleMs);
+  // The broker replays retained messages after the SUBACK, from an asynchronous store: done
+  // once none has come for `settleMs` (a slow replay extends the wait, up to 5 s).
+  let size = -1;
+  const deadline = Date.now() + 5000;
+  while (out.size !== size && Date.now() < deadline) {
+    size = out.size;
+    await sleep(settleMs);
+  }
   await client.endAsync(true);
   return out;
 }

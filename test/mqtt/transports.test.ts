@@ -74,7 +74,8 @@ describe('MQTT bridge over TLS, WebSocket and with a broker login (mosquitto)', 
       ...(passwordFile ? { passwordFile } : {}),
     });
     await broker.start();
-    sim = new TvheadendSimulator({ port: 0, tickMs: 100 });
+    // A frozen clock: the demo recording due 90 s after start must not change the count mid-suite.
+    sim = new TvheadendSimulator({ port: 0, tickMs: 100, speed: 0 });
     const where = await sim.start();
     session = new HtspSession({ ...where, username: 'demo', password: 'demo', pingIntervalMs: 0 });
     session.start();

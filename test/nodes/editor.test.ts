@@ -56,6 +56,8 @@ before(async () => {
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
+      // Containers give /dev/shm 64 MB, which crashes tabs; /tmp has room.
+      '--disable-dev-shm-usage',
       '--disable-quic',
       '--no-first-run',
       '--disable-background-networking',
