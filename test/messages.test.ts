@@ -6,6 +6,9 @@ import path from 'node:path';
 import type { HtsmsgMap, HtsmsgValue } from '../src/htsp/codec';
 import { FrameDecoder } from '../src/htsp/framing';
 import {
+  FILE_METHODS,
+  frameTypeLetter,
+  HANDSHAKE_METHODS,
   HTSP_ASYNC_METHODS,
   HTSP_METHODS,
   KNOWN_FIELDS,
@@ -193,4 +196,19 @@ test('autorec/timerec updates require channelId: leaving it out would reset the 
   assert.equal(anyChannel.channelId, -1);
   assert.equal(oneChannel.channelId, 3);
   assert.ok(autorecWithout && timerecWithout);
+});
+
+test('frame types read as their letters; 0 and none as nothing', () => {
+  assert.equal(frameTypeLetter(73), 'I');
+  assert.equal(frameTypeLetter(80), 'P');
+  assert.equal(frameTypeLetter(66), 'B');
+  assert.equal(frameTypeLetter(0), undefined);
+  assert.equal(frameTypeLetter(undefined), undefined);
+});
+
+test('handshake and file methods are session-owned method names', () => {
+  for (const m of [...HANDSHAKE_METHODS, ...FILE_METHODS]) {
+    assert.ok((HTSP_METHODS as readonly string[]).includes(m), m);
+    assert.ok(SESSION_OWNED_METHODS.has(m), m);
+  }
 });

@@ -1410,6 +1410,17 @@ const METHOD_LIST = [
 /** All 39 RPC methods, in the order of the server's method table. */
 export const HTSP_METHODS: readonly HtspMethodName[] = METHOD_LIST;
 
+/** The connection handshake: done once per connection, by whoever owns it. */
+export const HANDSHAKE_METHODS: ReadonlySet<string> = new Set<string>(['hello', 'authenticate', 'enableAsyncMetadata'] satisfies HtspMethodName[]);
+
+/** Methods on file handles, which are numbered per connection. */
+export const FILE_METHODS: ReadonlySet<string> = new Set<string>(['fileOpen', 'fileRead', 'fileSeek', 'fileStat', 'fileClose'] satisfies HtspMethodName[]);
+
+/** A muxpkt `frametype` as its letter ('I', 'P', 'B'); undefined for 0 (unknown) or none. */
+export function frameTypeLetter(frametype: number | undefined): string | undefined {
+  return frametype ? String.fromCharCode(frametype) : undefined;
+}
+
 /**
  * Methods that belong to the session and must never be run on its connection by anyone else
  * (a flow, an MQTT command). The handshake and the metadata stream exist once per connection;

@@ -3,23 +3,17 @@
  * request fields. Pure, so the rules are tested without Node-RED.
  */
 import type { HtsmsgMap } from '../../htsp';
-import { SESSION_OWNED_METHODS } from '../../htsp/messages';
-import type { HtspMethodName } from '../../htsp/messages';
+import { FILE_METHODS, HANDSHAKE_METHODS, SESSION_OWNED_METHODS } from '../../htsp/messages';
 import { badInput } from '../shared/errors';
 import type { NodeDef, NodeMessage } from '../shared/types';
 
 export const CALL_TYPE = 'tvheadend-call';
 
 /**
- * File handles are numbered per connection and the session never opens one, so a flow reading a
- * recording or an image through the shared connection cannot disturb it.
+ * What the call node refuses: the session's methods except the file ones. The session never opens
+ * a file, so a flow reading a recording or an image through the shared connection cannot disturb
+ * it; a second handshake would change what every node relies on.
  */
-const FILE_METHODS: ReadonlySet<string> = new Set<string>(['fileOpen', 'fileRead', 'fileSeek', 'fileStat', 'fileClose'] satisfies HtspMethodName[]);
-
-/** Done once per connection by the session; a second one would change what every node relies on. */
-const HANDSHAKE_METHODS: ReadonlySet<string> = new Set<string>(['hello', 'authenticate', 'enableAsyncMetadata'] satisfies HtspMethodName[]);
-
-/** What the call node refuses: the session's methods except the file ones. */
 export const REFUSED_METHODS: ReadonlySet<string> = new Set([...SESSION_OWNED_METHODS].filter((m) => !FILE_METHODS.has(m)));
 
 function refusal(method: string): string {

@@ -8,6 +8,7 @@
  * counts and drops packets without decoding them.
  */
 import type { HtspError, HtspSubscription, Packet, SubscribeOptions, SubscriptionStopInfo } from '../../htsp';
+import { frameTypeLetter } from '../../htsp/messages';
 import { badInput, ERROR_STATUS_TEXT, linkServer, onInput, requireLink, sendPlain, toNodeError } from '../shared';
 import type { Node, NodeAPI, NodeMessage, NodeStatus, ServerLink } from '../shared';
 import { parseCommand, parseSubscriptionSettings, sameOptions, SUBSCRIPTION_TYPE, type SubscriptionNodeDef } from './commands';
@@ -33,8 +34,6 @@ interface Watching {
   streamTypes: Map<number, string>;
   lastSent: { signal: number; queue: number };
 }
-
-const FRAME_TYPES: Readonly<Record<number, string>> = { 73: 'I', 80: 'P', 66: 'B' };
 
 function short(text: string): string {
   return text.length > MAX_STATUS_TEXT ? `${text.slice(0, MAX_STATUS_TEXT - 1)}…` : text;
@@ -136,7 +135,8 @@ export = function register(RED: NodeAPI): void {
         duration: p.duration,
         subscription: info(w),
       };
-      if (p.frametype !== undefined && p.frametype !== 0) msg.frametype = FRAME_TYPES[p.frametype] ?? String.fromCharCode(p.frametype);
+      const frametype = frameTypeLetter(p.frametype);
+      if (frametype) msg.frametype = frametype;
       sendPlain(node, [null, msg]);
     };
 
