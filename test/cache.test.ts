@@ -471,3 +471,23 @@ test('method names that are Object.prototype keys are not metadata; a null field
   assert.deepEqual(change?.changed, ['error']);
   assert.equal((cache.get('dvrEntry', 3) as { error?: string }).error, undefined);
 });
+
+describe('snapshots', () => {
+  test('currentAsAdds: every object of a kind as an add; events of chosen channels only', () => {
+    const cache = new MetadataCache({ now: () => NOW });
+    cache.apply(channel(1));
+    cache.apply(channel(2));
+    cache.apply(event(10, 1, NOW, NOW + 600));
+    cache.apply(event(11, 1, NOW + 600, NOW + 1200));
+    cache.apply(event(20, 2, NOW, NOW + 600));
+    cache.apply(dvr(5));
+    const channels = [...cache.currentAsAdds('channel')];
+    assert.deepEqual(channels.map((c) => [c.kind, c.action, c.id, c.changed.length]), [['channel', 'add', 1, 0], ['channel', 'add', 2, 0]]);
+    assert.equal(channels[0].object, cache.findChannel(1), 'the cached object itself, not a copy');
+    assert.deepEqual([...cache.currentAsAdds('event')].map((c) => c.id).sort(), [10, 11, 20]);
+    assert.deepEqual([...cache.currentAsAdds('event', [1])].map((c) => c.id), [10, 11], 'in start order');
+    assert.deepEqual([...cache.currentAsAdds('event', [])], []);
+    assert.deepEqual([...cache.currentAsAdds('dvrEntry')].map((c) => c.id), [5]);
+    assert.deepEqual([...cache.currentAsAdds('timerecEntry')], []);
+  });
+});

@@ -196,6 +196,18 @@ export class MetadataCache extends ContainedEmitter {
     return this.maps[kind].get(id) as CacheObjects[K] | undefined;
   }
 
+  /**
+   * The current objects of one kind as `add` changes (a snapshot a consumer can filter like live
+   * changes). For events, `channelIds` walks only those channels' schedules, not the whole EPG.
+   */
+  *currentAsAdds(kind: CacheKind, channelIds?: readonly number[]): Generator<ChangeEvent> {
+    if (kind === 'event' && channelIds) {
+      for (const ch of channelIds) for (const o of this.eventsOf(ch)) yield { kind, action: 'add', id: o.eventId, object: o, changed: [] };
+      return;
+    }
+    for (const [id, object] of this.maps[kind]) yield { kind, action: 'add', id, object, changed: [] } as unknown as ChangeEvent;
+  }
+
   channels(): Channel[] {
     return [...this.channelsById.values()];
   }

@@ -12,7 +12,6 @@ import type {
   CacheKind,
   ChangeEvent,
   HtspSession,
-  MetadataCache,
   ReminderRule,
   SessionState,
   SessionStatus,
@@ -55,38 +54,6 @@ const SNAPSHOT_CHUNK = 500;
  * can reach a node that does not exist yet. The inject node waits as long for "inject once".
  */
 const START_DELAY_MS = 100;
-
-/** The cache's current objects of one kind, shaped as `add` changes so that the filters apply. */
-function* currentObjects(cache: MetadataCache, kind: CacheKind, eventChannels: number[] | undefined): Generator<ChangeEvent> {
-  switch (kind) {
-    case 'channel':
-      for (const o of cache.channelsById.values()) yield { kind, action: 'add', id: o.channelId, object: o, changed: [] };
-      return;
-    case 'tag':
-      for (const o of cache.tagsById.values()) yield { kind, action: 'add', id: o.tagId, object: o, changed: [] };
-      return;
-    case 'dvrEntry':
-      for (const o of cache.dvrEntriesById.values()) yield { kind, action: 'add', id: o.id, object: o, changed: [] };
-      return;
-    case 'autorecEntry':
-      for (const o of cache.autorecEntriesById.values()) yield { kind, action: 'add', id: o.id, object: o, changed: [] };
-      return;
-    case 'timerecEntry':
-      for (const o of cache.timerecEntriesById.values()) yield { kind, action: 'add', id: o.id, object: o, changed: [] };
-      return;
-    case 'event': {
-      // With a channel filter, walk only those channels' schedules instead of the whole EPG.
-      if (eventChannels) {
-        for (const ch of eventChannels) for (const o of cache.eventsOf(ch)) yield { kind, action: 'add', id: o.eventId, object: o, changed: [] };
-      } else {
-        for (const o of cache.eventsById.values()) yield { kind, action: 'add', id: o.eventId, object: o, changed: [] };
-      }
-      return;
-    }
-    default:
-      return;
-  }
-}
 
 function unavailableText(info: StatusUnavailable): string {
   return info.reason === 'unsupported' ? 'no server status' : 'no admin rights';
@@ -291,7 +258,7 @@ export = function register(RED: NodeAPI): void {
       const cache = session.cache;
       const eventChannels = channels.active ? channels.channelIds() : undefined;
       for (const kind of objectKinds) {
-        for (const c of currentObjects(cache, kind, eventChannels)) {
+        for (const c of cache.currentAsAdds(kind, eventChannels)) {
           if (!channels.matchesObject(c) || !titleMatches(settings.title, c)) continue;
           yield snapshotMessage(c.kind, c.id, c.object);
         }
