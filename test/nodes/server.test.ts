@@ -342,8 +342,8 @@ describe('admin routes', () => {
     await waitFor(() => server().session.state === 'ready', 'ready');
     // The simulator never quotes the user; a real server's error text can, so one is stood in here.
     const session = server().session;
-    const original = session.callRaw.bind(session);
-    session.callRaw = () => Promise.reject(new HtspError('server', `profile list of user "${USER}" (password ${PASSWORD}) unavailable`));
+    const original = session.call.bind(session);
+    session.call = () => Promise.reject(new HtspError('server', `profile list of user "${USER}" (password ${PASSWORD}) unavailable`));
     try {
       for (const path of ['profiles', 'dvrconfigs']) {
         const res = await helper.request().get(`/tvheadend/s1/${path}`).set(READ).expect(502);
@@ -352,7 +352,7 @@ describe('admin routes', () => {
         assert.doesNotMatch(JSON.stringify(res.body), new RegExp(`${USER}|${PASSWORD}`), path);
       }
     } finally {
-      session.callRaw = original;
+      session.call = original;
     }
   });
 

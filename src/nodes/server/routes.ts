@@ -4,7 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import { HtspConnection, HtspError, toPlain } from '../../htsp';
-import type { HtsmsgMap, HtsmsgValue } from '../../htsp';
+import type { DvrConfigInfo, HtsmsgMap, HtsmsgValue, StreamProfileInfo } from '../../htsp';
 import { redact } from '../shared/errors';
 import { sessionStateText } from '../shared/status';
 import { settleWithin } from '../shared/timing';
@@ -84,10 +84,10 @@ function isMap(v: HtsmsgValue | undefined): v is HtsmsgMap {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !('bytes' in v && v.bytes instanceof Buffer);
 }
 
-function listOf(reply: HtsmsgMap, field: string): { uuid: string; name: string; comment: string }[] {
-  const list = reply[field];
+/** A picker's entries from a profile or DVR config list; the reply is not trusted to be complete. */
+function pickList(list: readonly (StreamProfileInfo | DvrConfigInfo)[] | undefined): { uuid: string; name: string; comment: string }[] {
   if (!Array.isArray(list)) return [];
-  return list.filter(isMap).map((m) => ({ uuid: str(m.uuid), name: str(m.name), comment: str(m.comment) }));
+  return list.filter((m) => isMap(m as HtsmsgValue)).map((m) => ({ uuid: str(m.uuid), name: str(m.name), comment: str(m.comment) }));
 }
 
 /** Outcome of a test connection in words the editor shows as they are. */
@@ -236,8 +236,8 @@ export function registerAdminRoutes(RED: NodeAPI): void {
   app.get('/tvheadend/:configId/profiles', read, (req: Request, res: Response) => {
     const found = lookup(RED, req, res);
     if (!found.ok || !requireReady(found.node, res)) return;
-    found.node.session.callRaw('getProfiles').then(
-      (reply) => answer(res, listOf(reply, 'profiles')),
+    found.node.session.call('getProfiles').then(
+      (reply) => answer(res, pickList(reply.profiles)),
       (err: unknown) => answerError(res, err, found.node.secrets()),
     );
   });
@@ -245,8 +245,8 @@ export function registerAdminRoutes(RED: NodeAPI): void {
   app.get('/tvheadend/:configId/dvrconfigs', read, (req: Request, res: Response) => {
     const found = lookup(RED, req, res);
     if (!found.ok || !requireReady(found.node, res)) return;
-    found.node.session.callRaw('getDvrConfigs').then(
-      (reply) => answer(res, listOf(reply, 'dvrconfigs')),
+    found.node.session.call('getDvrConfigs').then(
+      (reply) => answer(res, pickList(reply.dvrconfigs)),
       (err: unknown) => answerError(res, err, found.node.secrets()),
     );
   });
