@@ -456,6 +456,34 @@ describe('reminders', () => {
     assert.equal(h.log.reminder.length, 1);
   });
 
+  test('a new instance seeded with firedReminders() does not remind again; expired or malformed entries are dropped', (t) => {
+    const first = harness(t, { reminders: [{ title: 'news', leadMinutes: 5 }] });
+    const ev = epg(75, 1, T0 + 600, T0 + 1200, 'News');
+    first.session.sync([...base(), ev]);
+    first.clock.ms = (T0 + 300) * 1000;
+    first.auto.check();
+    assert.equal(first.log.reminder.length, 1);
+    const kept = first.auto.firedReminders();
+    assert.deepEqual(kept.map(([key]) => key), ['75:5']);
+    assert.ok(kept[0][1] > (T0 + 1200) * 1000, 'remembered beyond the end of the programme');
+
+    const seeded = [...kept, ['old:5', T0 * 1000 - 1], 'garbage', [1, 2]] as unknown as Array<[string, number]>;
+    const second = harness(t, { reminders: [{ title: 'news', leadMinutes: 5 }], firedReminders: seeded }, false);
+    second.clock.ms = (T0 + 310) * 1000;
+    second.session.sync([...base(), ev]);
+    second.auto.start();
+    second.auto.check();
+    assert.equal(second.log.reminder.length, 0, 'already announced by the first instance');
+    assert.deepEqual(second.auto.firedReminders().map(([key]) => key), ['75:5']);
+
+    // Unseeded, the same situation does remind (the premise of the check above).
+    const third = harness(t, { reminders: [{ title: 'news', leadMinutes: 5 }] }, false);
+    third.clock.ms = (T0 + 310) * 1000;
+    third.session.sync([...base(), ev]);
+    third.auto.start();
+    assert.equal(third.log.reminder.length, 1);
+  });
+
   test('an event moved later is reminded at its new time', async (t) => {
     const h = harness(t, { reminders: [{ title: 'news', leadMinutes: 5 }] });
     h.session.sync([...base(), epg(80, 1, T0 + 600, T0 + 1200, 'News')]);

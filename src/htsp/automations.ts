@@ -65,6 +65,11 @@ export interface AutomationOptions {
   reminderLateMs?: number;
   /** Longest single timer wait, so that a clock jump (suspend, NTP) is noticed. Default 60 000 ms. */
   recheckMs?: number;
+  /**
+   * Reminders an earlier instance fired (from its `firedReminders()`), so that a restart or a
+   * redeploy does not remind twice of the same programme.
+   */
+  firedReminders?: Iterable<readonly [string, number]>;
 }
 
 interface RecordingBase {
@@ -203,6 +208,17 @@ export class AutomationEvents extends EventEmitter<AutomationEventMap> {
     this.lateMs = nonNegative(opts.reminderLateMs, 60_000);
     this.recheckMs = Math.max(1, nonNegative(opts.recheckMs, 60_000));
     this.rules = compileRules(opts.reminders ?? []);
+    const now = this.now();
+    for (const entry of opts.firedReminders ?? []) {
+      if (!Array.isArray(entry)) continue;
+      const [key, until] = entry;
+      if (typeof key === 'string' && typeof until === 'number' && until >= now) this.fired.set(key, until);
+    }
+  }
+
+  /** Reminders fired and still worth remembering, as `[key, forget after (ms)]`: keep them across restarts. */
+  firedReminders(): Array<[string, number]> {
+    return [...this.fired];
   }
 
   /** Starts listening (idempotent); reminders are computed for what the cache already holds. */

@@ -281,6 +281,30 @@ describe('tvheadend-events: automation events', () => {
     assert.ok(typeof p.startsInSeconds === 'number' && p.startsInSeconds > 50 && p.startsInSeconds <= 61, `starts in about a minute: ${String(p.startsInSeconds)}`);
   });
 
+  it('a redeployed node does not remind again of a programme it already announced', async () => {
+    const node = eventsNode('rem', '', { kinds: [], automations: ['reminder'], reminderMinutes: '1', title: 'redeploy target', channels: 'Sim One HD' });
+    const got = await deploy(sim.port, node);
+    const ch0 = sim.sim.channels[0];
+    // Due two seconds from now; still inside its window (until the start) a minute later.
+    const start = server().session.serverNow() + 60 + 2;
+    sim.sim.addEvent({ channelId: ch0.id, start, stop: start + 900, title: 'The Redeploy Target' });
+    await waitFor(() => got.length >= 1, 'the reminder', 8000);
+    // A changed node is a new instance; `rem-out` is unchanged, so `got` keeps listening.
+    const instance = helper.getNode('rem');
+    const renamed = { ...node, name: 'renamed' };
+    await helper.setFlows(flow(sim.port, [renamed]), 'nodes', credentials('s1'));
+    await waitFor(() => helper.getNode('rem') !== instance, 'a new instance');
+    await delay(1000);
+    assert.deepEqual(got.map((m) => m.topic), ['reminder'], 'no second reminder after the redeploy');
+    // The premise: a node of its own with the same rule, wired to the same sink, does remind:
+    // the programme was still inside its reminder window.
+    const withOther = flow(sim.port, [renamed]);
+    withOther.push({ ...node, id: 'other', wires: [['rem-out']] });
+    await helper.setFlows(withOther, 'nodes', credentials('s1'));
+    await waitFor(() => got.length >= 2, "the other node's reminder", 8000);
+    assert.deepEqual(got.map((m) => m.topic), ['reminder', 'reminder']);
+  });
+
   it('now playing changes with the EPG event resolved', async () => {
     const node = eventsNode('np', '', { kinds: [], automations: ['nowPlaying'], channels: 'Sim One HD' });
     const got = await deploy(sim.port, node);

@@ -55,6 +55,12 @@ const SNAPSHOT_CHUNK = 500;
  */
 const START_DELAY_MS = 100;
 
+/** Node context key of the reminders already fired (see AutomationEvents.firedReminders). */
+const FIRED_REMINDERS_KEY = 'firedReminders';
+
+/** Reminders fired per `<server>/<node>`, kept while the runtime lives (across redeploys). */
+const firedReminders = new Map<string, Array<[string, number]>>();
+
 function unavailableText(info: StatusUnavailable): string {
   return info.reason === 'unsupported' ? 'no server status' : 'no admin rights';
 }
@@ -211,41 +217,82 @@ export = function register(RED: NodeAPI): void {
       });
     }
 
+    // Fired reminders outlive this instance: a redeploy, which makes a new one (and with the
+    // default memory store empties its context), must not remind again of a programme already
+    // announced. The runtime keeps them per server and node; a persistent context store keeps
+    // them across a restart of Node-RED too.
+    const memoryKey = `${def.server ?? ''}/${node.id}`;
+    function loadFiredReminders(): ReadonlyArray<readonly [string, number]> {
+      const remembered = firedReminders.get(memoryKey);
+      if (remembered) return remembered;
+      try {
+        const v: unknown = node.context().get(FIRED_REMINDERS_KEY);
+        return Array.isArray(v) ? (v as Array<[string, number]>) : [];
+      } catch {
+        return []; // a store that only answers asynchronously
+      }
+    }
+    function saveFiredReminders(list: Array<[string, number]>): void {
+      firedReminders.set(memoryKey, list);
+      try {
+        node.context().set(FIRED_REMINDERS_KEY, list);
+      } catch {
+        // An asynchronous-only store: the runtime's copy above still covers redeploys.
+      }
+    }
+
+    let automationsTimer: NodeJS.Timeout | undefined;
+    const heldAutomationMessages: ChangeMessage[] = [];
+    const emitAutomation = (m: ChangeMessage): void => {
+      if (automationsTimer) heldAutomationMessages.push(m);
+      else emit(m);
+    };
     if (auto.size > 0) {
       const a = new AutomationEvents(session, {
         // EPG and DVR times are the server's; the simulator (or a skewed server) has its own clock.
         now: () => session.serverNow() * 1000,
         nowPlaying: auto.has('nowPlaying'),
         reminders: auto.has('reminder') ? [reminderRule()] : [],
+        firedReminders: loadFiredReminders(),
       });
       const recordingPasses = (channelId: number | undefined, channelName: string | undefined, title: string | undefined): boolean =>
         channels.matches(channelId, channelName) && textMatches(settings.title, title);
       if (auto.has('recordingStarted')) {
         a.on('recordingStarted', (ev) => {
-          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emit(recordingMessage('started', ev));
+          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emitAutomation(recordingMessage('started', ev));
         });
       }
       if (auto.has('recordingFinished')) {
         a.on('recordingFinished', (ev) => {
-          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emit(recordingMessage('finished', ev));
+          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emitAutomation(recordingMessage('finished', ev));
         });
       }
       if (auto.has('recordingFailed')) {
         a.on('recordingFailed', (ev) => {
-          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emit(recordingMessage('failed', ev));
+          if (recordingPasses(ev.channelId, ev.channelName, ev.title)) emitAutomation(recordingMessage('failed', ev));
         });
       }
       if (auto.has('nowPlaying')) {
         a.on('nowPlaying', (ev) => {
-          if (channels.matches(ev.channelId, ev.channelName) && textMatches(settings.title, ev.now?.title)) emit(nowPlayingMessage(ev));
+          if (channels.matches(ev.channelId, ev.channelName) && textMatches(settings.title, ev.now?.title)) emitAutomation(nowPlayingMessage(ev));
         });
       }
       if (auto.has('reminder')) {
         // The rule already holds the channel and title filters.
-        a.on('reminder', (ev) => emit(reminderMessage(ev)));
+        a.on('reminder', (ev) => {
+          saveFiredReminders(a.firedReminders());
+          emitAutomation(reminderMessage(ev));
+        });
       }
       automations = a;
       a.start();
+      // Like the snapshot: what is due at once (a reminder) waits until the deploy has made the
+      // nodes it is wired to; listening starts now, so that no change in between is missed.
+      automationsTimer = setTimeout(() => {
+        automationsTimer = undefined;
+        const held = heldAutomationMessages.splice(0);
+        for (const m of held) emit(m);
+      }, START_DELAY_MS);
     }
 
     // ------------------------------------------------------------ snapshots
@@ -323,10 +370,12 @@ export = function register(RED: NodeAPI): void {
       { link },
     );
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
+      if (removed) firedReminders.delete(memoryKey);
       closed = true;
       snapshotGeneration++;
       if (startTimer) clearTimeout(startTimer);
+      if (automationsTimer) clearTimeout(automationsTimer);
       session.off('change', onChange);
       session.off('state', onState);
       session.off('ready', onReady);
