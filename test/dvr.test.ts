@@ -12,14 +12,22 @@ import {
   DVR_STATUSES,
   addAutorec,
   addTimer,
+  addTimerec,
   cancelRecording,
   deleteAutorec,
   deleteRecording,
+  deleteTimerec,
   dvrStatus,
   listAutorecs,
   listRecordings,
+  listTimerecs,
   recordEvent,
+  recordNow,
   stopRecording,
+  stopRunning,
+  updateAutorec,
+  updateRecording,
+  updateTimerec,
 } from '../src/htsp/dvr';
 import { ScriptedServer, type Handler } from './helpers/scripted-server';
 import { onCleanup, readySession, startSim } from './helpers/sim-session';
@@ -242,6 +250,13 @@ describe('against the simulator', () => {
       deleteRecording(sess, 1),
       addAutorec(sess, { title: 'x' }),
       deleteAutorec(sess, 'abc'),
+      recordNow(sess, sim.channels[0].id),
+      stopRunning(sess),
+      updateRecording(sess, 1, { title: 't' }),
+      updateAutorec(sess, 'abc', { name: 'n', channelId: -1 }),
+      addTimerec(sess, { channelId: sim.channels[0].id, start: 60, stop: 120, title: 't' }),
+      updateTimerec(sess, 'abc', { name: 'n', channelId: sim.channels[0].id }),
+      deleteTimerec(sess, 'abc'),
     ];
     for (const a of attempts) await rejects(a, 'noaccess', /no DVR rights/);
     assert.deepEqual(requests, []);
@@ -333,5 +348,310 @@ describe('against a scripted server', () => {
   test('a reply without the new id is a server error', async (t) => {
     const sess = await scripted(t, { addDvrEntry: () => ({ success: 1 }) });
     await rejects(recordEvent(sess, { eventId: 5, start: 0, stop: 1 } as EpgEvent), 'server', /did not say its id/);
+  });
+});
+
+/**
+ * Moves the stopped simulator clock to at least `marginS` before the next programme boundary: the
+ * session's idea of "now" is the server clock read at connect plus the real time since, and must
+ * not cross a boundary the test reads at another moment. Called before the session connects.
+ */
+function awayFromBoundaries(sim: TvheadendSimulator, marginS = 300): void {
+  for (let i = 0; i < 20; i++) {
+    const now = sim.now();
+    let next = Infinity;
+    for (const e of sim.getEvents()) {
+      if (e.start > now) next = Math.min(next, e.start);
+      if (e.stop > now) next = Math.min(next, e.stop);
+    }
+    if (next - now >= marginS) return;
+    sim.advance(next - now + 1);
+  }
+  throw new Error(`the simulator has no ${marginS} s without a programme change`);
+}
+
+describe('record now and stop what runs, against the simulator', () => {
+  test('recordNow: the programme on now, from the cache; unknown channels are bad input', async (t) => {
+    const sim = await dvrSim(t);
+    awayFromBoundaries(sim);
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
+    const ch = sim.channels[4];
+    const running = sim.getNowNext(ch.id).now;
+    assert.ok(running, 'the simulator has a running programme');
+    const r = await recordNow(sess, String(ch.number), { comment: 'now' });
+    assert.equal(r.event.eventId, running.id);
+    assert.equal(r.channel.channelId, ch.id);
+    assert.equal(r.entry?.eventId, running.id, 'the pushed entry');
+    assert.equal(r.entry?.comment, 'now');
+    assert.equal(sim.getDvrEntry(r.id)?.eventId, running.id);
+    assert.deepEqual(
+      requests.map((x) => x.method),
+      ['addDvrEntry'],
+      'the cache knew what is on: no question to the server',
+    );
+    await rejects(recordNow(sess, 'Nope TV'), 'bad-input', /no channel matches "Nope TV"/);
+  });
+
+  test('recordNow without EPG sync asks the server (getEvents, one event); a gap is bad input', async (t) => {
+    const sim = await dvrSim(t);
+    awayFromBoundaries(sim);
+    const sess = await readySession(t, sim.port, { epg: false });
+    assert.equal(sess.cache.eventsById.size, 0, 'premise: no EPG in the cache');
+    const requests = record(t, sim);
+    const ch = sim.channels[2];
+    const running = sim.getNowNext(ch.id).now;
+    assert.ok(running);
+    const r = await recordNow(sess, ch.id);
+    assert.equal(r.event.eventId, running.id);
+    assert.equal(r.entry?.eventId, running.id);
+    assert.deepEqual(
+      requests.map((x) => x.method),
+      ['getEvents', 'addDvrEntry'],
+    );
+    assert.equal(requests[0].message.channelId, ch.id);
+    assert.equal(requests[0].message.numFollowing, 1);
+
+    // Nothing runs on a channel whose current programme is gone: the server starts at the next one.
+    const other = sim.channels[5];
+    const gap = sim.getNowNext(other.id).now;
+    assert.ok(gap);
+    sim.deleteEvent(gap.id);
+    const before = sim.dvrEntries.length;
+    await rejects(recordNow(sess, other.name), 'bad-input', /nothing is on .* now/);
+    assert.equal(sim.dvrEntries.length, before, 'nothing was recorded');
+  });
+
+  test('stopRunning: by id, by channel, then all; each stopped entry is completed', async (t) => {
+    const sim = await dvrSim(t);
+    const now = sim.now();
+    const [a, b] = [sim.channels[5], sim.channels[6]];
+    const onA = [1, 2].map((i) => sim.addDvrEntry({ channelId: a.id, start: now - 600, stop: now + 3600, title: `On A ${i}`, state: 'recording' }));
+    const onB = sim.addDvrEntry({ channelId: b.id, start: now - 600, stop: now + 3600, title: 'On B', state: 'recording' });
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
+
+    await rejects(stopRunning(sess, { id: sim.dvrEntries.find((e) => e.state === 'scheduled')?.id ?? 1 }), 'bad-input', /no running recording has id/);
+    await rejects(stopRunning(sess, { channel: 'Nope TV' }), 'bad-input', /no channel matches/);
+    assert.deepEqual(requests, [], 'nothing sent for either');
+
+    const one = await stopRunning(sess, { id: onB.id });
+    assert.deepEqual(one.stopped.map((s) => [s.id, s.entry.state]), [[onB.id, 'completed']]);
+    assert.equal(sim.getDvrEntry(onB.id)?.state, 'completed');
+
+    const byChannel = await stopRunning(sess, { channel: a.name });
+    assert.deepEqual(byChannel.stopped.map((s) => s.id).sort(), onA.map((e) => e.id).sort());
+    assert.ok(byChannel.stopped.every((s) => s.entry.state === 'completed' && !s.entry.error));
+    assert.deepEqual(byChannel.failed, []);
+    assert.ok(onA.every((e) => sim.getDvrEntry(e.id)?.state === 'completed'));
+    assert.ok(sim.dvrEntries.some((e) => e.state === 'recording'), 'recordings elsewhere still run');
+
+    const rest = sim.dvrEntries.filter((e) => e.state === 'recording').map((e) => e.id);
+    const all = await stopRunning(sess);
+    assert.deepEqual(all.stopped.map((s) => s.id).sort(), rest.sort());
+    assert.equal(sim.dvrEntries.filter((e) => e.state === 'recording').length, 0);
+    assert.deepEqual((await stopRunning(sess)).stopped, [], 'nothing left to stop');
+  });
+});
+
+describe('changes and time rules, against the simulator', () => {
+  test('updateRecording: sends only what changes and resolves with the pushed entry', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const start = sim.now() + 7200;
+    const made = await addTimer(sess, { channelId: sim.channels[1].id, start, stop: start + 1800, title: 'Before' });
+    assert.ok(made.entry);
+    const requests = record(t, sim);
+    const r = await updateRecording(sess, made.id, { title: 'After', stopExtra: 10, priority: 1, comment: 'edited', stop: start + 3600, subtitle: made.entry.subtitle });
+    assert.equal(r.removed, false);
+    assert.equal(r.entry?.title, 'After');
+    assert.equal(r.entry?.stopExtra, 10);
+    assert.equal(r.entry?.priority, 1);
+    assert.equal(r.entry?.comment, 'edited');
+    assert.equal(r.entry?.stop, start + 3600);
+    assert.equal(sess.cache.dvrEntriesById.get(made.id), r.entry);
+    const sent = sim.getDvrEntry(made.id);
+    assert.equal(sent?.title, 'After');
+    assert.equal(sent?.stopExtra, 10);
+    const wire = requests.filter((x) => x.method === 'updateDvrEntry').map((x) => x.message);
+    assert.equal(wire.length, 1);
+    assert.equal('subtitle' in wire[0], false, 'a field that keeps its value is left out');
+    assert.equal('start' in wire[0], false);
+
+    // The same again changes nothing: no request, and no wait.
+    const t0 = Date.now();
+    const same = await updateRecording(sess, made.id, { title: 'After', stopExtra: 10 }, { waitMs: 2000 });
+    assert.ok(Date.now() - t0 < 1000);
+    assert.equal(same.entry?.title, 'After');
+    assert.equal(requests.filter((x) => x.method === 'updateDvrEntry').length, 1);
+  });
+
+  test('updateRecording refuses what Tvheadend would misread or ignore, and sends none of it', async (t) => {
+    const sim = await dvrSim(t);
+    const now = sim.now();
+    const upcoming = sim.addDvrEntry({ channelIndex: 1, start: now + 7200, stop: now + 9000, title: 'Padded', startExtra: 5 });
+    const sess = await readySession(t, sim.port);
+    const requests = record(t, sim);
+    const running = sim.dvrEntries.find((e) => e.state === 'recording');
+    assert.ok(running);
+    await rejects(updateRecording(sess, upcoming.id, {}), 'bad-input', /nothing to change/);
+    await rejects(updateRecording(sess, upcoming.id, { priority: 5 }), 'bad-input', /priority cannot be set to 5/);
+    await rejects(updateRecording(sess, upcoming.id, { retention: 0 }), 'bad-input', /retention cannot be set to 0/);
+    await rejects(updateRecording(sess, upcoming.id, { startExtra: 0 }), 'bad-input', /startExtra cannot be set to 0/);
+    await rejects(updateRecording(sess, upcoming.id, { stop: upcoming.start - 60 }), 'bad-input', /stop must be after its start/);
+    await rejects(updateRecording(sess, upcoming.id, { title: ' ' }), 'bad-input', /needs a title/);
+    await rejects(updateRecording(sess, upcoming.id, { channelId: 0x7ffffff0 }), 'bad-input', /no channel has the id/);
+    await rejects(updateRecording(sess, running.id, { start: running.start - 60, description: 'x' }), 'bad-input', /recording that is recording cannot change start, description/);
+    await rejects(updateRecording(sess, 0, { title: 'x' }), 'bad-input', /DVR entry id/);
+    assert.deepEqual(requests, []);
+    await rejects(updateRecording(sess, 0x7ffffff0, { title: 'x' }), 'server', /not found/i);
+  });
+
+  test('updateRecording of a running recording: a later stop and a new title', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const running = sim.dvrEntries.find((e) => e.state === 'recording');
+    assert.ok(running);
+    // The simulator changes its entry objects in place: keep the old value.
+    const later = running.stop + 900;
+    const r = await updateRecording(sess, running.id, { stop: later, title: 'Longer' });
+    assert.equal(r.entry?.state, 'recording');
+    assert.equal(r.entry?.stop, later);
+    assert.equal(r.entry?.title, 'Longer');
+    assert.equal(sim.getDvrEntry(running.id)?.stop, later);
+  });
+
+  test('updateAutorec keeps the rule’s channel unless told (G18), and -1 widens it to any', async (t) => {
+    const sim = await dvrSim(t);
+    const sess = await readySession(t, sim.port);
+    const ch = sim.channels[2];
+    const made = await addAutorec(sess, { title: 'Quiz', channelId: ch.id, name: 'Quiz' });
+    const requests = record(t, sim);
+    const r = await updateAutorec(sess, made.id, { name: 'Quiz nights', minDuration: 900, daysOfWeek: 0x60 });
+    assert.equal(r.rule?.name, 'Quiz nights');
+    assert.equal(r.rule?.minDuration, 900);
+    assert.equal(r.rule?.daysOfWeek, 0x60);
+    assert.equal(r.rule?.channel, ch.id, 'the channel stayed');
+    const wire = requests.filter((x) => x.method === 'updateAutorecEntry').map((x) => x.message);
+    assert.equal(wire[0].channelId, ch.id, 'sent again, or the server would widen the rule');
+    assert.equal(wire[0].minduration, 900, 'lower-case on the wire');
+    assert.equal(sim.getAutorecEntry(made.id)?.name, 'Quiz nights');
+
+    const wide = await updateAutorec(sess, made.id, { channelId: -1 });
+    assert.equal(wide.rule?.channel, undefined);
+    assert.equal(sim.getAutorecEntry(made.id)?.channelId, undefined);
+
+    await rejects(updateAutorec(sess, made.id, { maxDuration: 60 }), 'bad-input', /maxDuration must not be less/);
+    await rejects(updateAutorec(sess, made.id, {}), 'bad-input', /nothing to change/);
+    await rejects(updateAutorec(sess, 'not-in-the-cache', { name: 'x' }), 'bad-input', /give its channel/);
+    await rejects(updateAutorec(sess, 'not-in-the-cache', { name: 'x', channelId: -1 }), 'server', /not found/i);
+  });
+
+  test('timerec rules: added, scheduled by the server, moved, listed and deleted', async (t) => {
+    const sim = await dvrSim(t, { timerecEntries: [] });
+    const sess = await readySession(t, sim.port);
+    const ch = sim.channels[3];
+    const requests = record(t, sim);
+    const made = await addTimerec(sess, { channelId: ch.id, start: 20 * 60 + 15, stop: 21 * 60 + 5, title: 'Evening %F', name: 'Evening', priority: 1 });
+    assert.ok(made.rule, 'the pushed rule');
+    assert.equal(made.rule.id, made.id);
+    assert.equal(made.rule.start, 1215);
+    assert.equal(made.rule.stop, 1265);
+    assert.equal(made.rule.channel, ch.id);
+    assert.equal(made.rule.title, 'Evening %F');
+    assert.equal(made.rule.daysOfWeek, 0x7f);
+    const add = requests.find((x) => x.method === 'addTimerecEntry')?.message;
+    assert.equal(add?.channelId, ch.id);
+    assert.equal(add?.start, 1215);
+    const scheduled = (): SimDvrEntryLike[] => sim.dvrEntries.filter((e) => e.timerecId === made.id && e.state === 'scheduled');
+    assert.equal(scheduled().length, 1, 'the server keeps one upcoming recording per rule');
+    assert.equal(Math.floor((scheduled()[0].start % 86400) / 60), 1215);
+
+    const moved = await updateTimerec(sess, made.id, { start: 1230, stop: 1320 });
+    assert.equal(moved.rule?.start, 1230);
+    assert.equal(moved.rule?.channel, ch.id, 'the channel stayed');
+    assert.equal(requests.find((x) => x.method === 'updateTimerecEntry')?.message.channelId, ch.id);
+    assert.equal(scheduled().length, 1);
+    assert.equal(Math.floor((scheduled()[0].start % 86400) / 60), 1230, 'the upcoming recording moved with the rule');
+
+    assert.deepEqual(
+      listTimerecs(sess).map((r) => r.id),
+      [made.id],
+    );
+
+    await rejects(addTimerec(sess, { channelId: ch.id, start: 1440, stop: 60, title: 't' }), 'bad-input', /start \(minutes after midnight\)/);
+    await rejects(addTimerec(sess, { channelId: ch.id, start: 60, stop: 60, title: 't' }), 'bad-input', /must differ/);
+    await rejects(addTimerec(sess, { channelId: ch.id, start: 60, stop: 90, title: ' ' }), 'bad-input', /needs a title/);
+    await rejects(addTimerec(sess, { channelId: -1, start: 60, stop: 90, title: 't' }), 'bad-input', /channel id/);
+    await rejects(addTimerec(sess, { channelId: ch.id, start: 60, stop: 90, title: 't', daysOfWeek: 0 }), 'bad-input', /at least one day/);
+    await rejects(updateTimerec(sess, made.id, { channelId: -1 }), 'bad-input', /needs a channel/);
+    assert.equal(requests.filter((x) => x.method === 'addTimerecEntry').length, 1, 'refused rules are not sent');
+
+    const gone = await deleteTimerec(sess, made.id);
+    assert.equal(gone.removed, true);
+    assert.equal(gone.rule?.name, 'Evening', 'the last known rule');
+    assert.equal(sim.getTimerecEntry(made.id), undefined);
+    assert.equal(scheduled().length, 0, 'its upcoming recording went with it');
+    assert.deepEqual(listTimerecs(sess), []);
+    await rejects(deleteTimerec(sess, made.id), 'server', /not found/i);
+  });
+});
+
+type SimDvrEntryLike = TvheadendSimulator['dvrEntries'][number];
+
+describe('stopRunning against a scripted server', () => {
+  const running = (id: number): HtsmsgMap => ({
+    method: 'dvrEntryAdd',
+    id,
+    enabled: 1,
+    channel: 1,
+    start: 1_000,
+    stop: 2_000_000_000,
+    startExtra: 0,
+    stopExtra: 0,
+    retention: 0,
+    removal: 0,
+    priority: 2,
+    contentType: 0,
+    title: `Running ${id}`,
+    state: 'recording',
+  });
+
+  async function withRunning(t: TestContext, stop: Handler): Promise<HtspSession> {
+    const srv = new ScriptedServer({
+      handlers: {
+        enableAsyncMetadata: (_req, c) => {
+          setTimeout(() => {
+            c.send({ method: 'channelAdd', channelId: 1, channelNumber: 1, channelName: 'One', eventId: 0, nextEventId: 0, services: [], tags: [] });
+            c.send(running(7));
+            c.send(running(8));
+            c.send({ method: 'initialSyncCompleted' });
+          }, 0);
+          return {};
+        },
+        stopDvrEntry: stop,
+      },
+    });
+    await srv.start();
+    onCleanup(t, () => srv.stop());
+    return readySession(t, srv.port);
+  }
+
+  test('one refusal leaves the other stopped, and is reported with its error', async (t) => {
+    const sess = await withRunning(t, (req, c): HtsmsgMap => {
+      if (req.id === 7) return { error: 'Busy' };
+      setTimeout(() => c.send({ ...running(8), method: 'dvrEntryUpdate', state: 'completed' }), 10);
+      return { success: 1 };
+    });
+    const r = await stopRunning(sess, { channel: 'One' });
+    assert.deepEqual(r.stopped.map((s) => [s.id, s.entry.state]), [[8, 'completed']]);
+    assert.deepEqual(r.failed.map((f) => [f.id, f.entry.title]), [[7, 'Running 7']]);
+    const err = r.failed[0].error;
+    assert.ok(err instanceof HtspError && err.code === 'server' && err.message === 'Busy', String(err));
+  });
+
+  test('when every stop is refused, stopRunning rejects with code server', async (t) => {
+    const sess = await withRunning(t, () => ({ success: 0 }));
+    await rejects(stopRunning(sess), 'server', /could not stop 2 recordings/);
   });
 });

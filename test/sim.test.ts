@@ -424,6 +424,31 @@ test('api: status grids for admins (BOOL inside), noaccess for others, empty rep
   });
 });
 
+test('updateTimerecEntry moves the rule’s upcoming recording when its times change, keeps it otherwise', async () => {
+  await withClient({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, c) => {
+    await c.request('enableAsyncMetadata', { epg: 0 });
+    await c.waitForMethod('initialSyncCompleted');
+    const ch = sim.channels[0].id;
+    const tr = await c.request('addTimerecEntry', { title: 'Timed', channelId: ch, start: 600, stop: 630 });
+    const upcoming = () => sim.dvrEntries.filter((e) => e.timerecId === tr.id && e.state === 'scheduled');
+    assert.equal(upcoming().length, 1);
+    const first = upcoming()[0];
+    assert.equal(Math.floor((first.start % 86400) / 60), 600);
+
+    let from = c.messages.length;
+    assert.equal((await c.request('updateTimerecEntry', { id: tr.id, channelId: ch, name: 'renamed' })).success, 1);
+    await c.waitForMethod('timerecEntryUpdate', { from, where: (m) => m.id === tr.id && m.name === 'renamed' });
+    assert.deepEqual(upcoming().map((e) => e.id), [first.id], 'same times: the same recording');
+
+    from = c.messages.length;
+    assert.equal((await c.request('updateTimerecEntry', { id: tr.id, channelId: ch, start: 720, stop: 750 })).success, 1);
+    await c.waitForMethod('dvrEntryDelete', { from, where: (m) => m.id === first.id });
+    const added = await c.waitForMethod('dvrEntryAdd', { from, where: (m) => m.timerecId === tr.id });
+    assert.equal(Math.floor(((added.start as number) % 86400) / 60), 720);
+    assert.deepEqual(upcoming().map((e) => e.id), [added.id]);
+  });
+});
+
 test('RPC changes are pushed to every async connection; autorec creates entries', async () => {
   await withSim({ startTime: T0, speed: 0, dvrEntries: [], autorecEntries: [], timerecEntries: [] }, async (sim, port) => {
     const a = await client(port);

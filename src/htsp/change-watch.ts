@@ -5,7 +5,15 @@
  * the request is sent and keeps what it sees.
  */
 import type { ChangeEvent } from './cache';
-import type { HtspSession } from './session';
+
+/**
+ * What a watch needs of a session: its change events. `HtspSession` has them, and so do the
+ * narrower views of a session that other layers hand in (the MQTT bridge's, test doubles).
+ */
+export interface ChangeSource {
+  on(event: 'change', listener: (change: ChangeEvent) => void): unknown;
+  off(event: 'change', listener: (change: ChangeEvent) => void): unknown;
+}
 
 /** Changes kept for a later `waitFor`; an autorec rule can create many entries while we wait for the rule itself. */
 const MAX_SEEN = 10_000;
@@ -23,7 +31,7 @@ export class ChangeWatch {
     if (this.seen.length < MAX_SEEN) this.seen.push(c);
   };
 
-  constructor(private readonly session: HtspSession) {
+  constructor(private readonly session: ChangeSource) {
     session.on('change', this.onChange);
   }
 
@@ -59,7 +67,7 @@ export class ChangeWatch {
 }
 
 /** Runs `run` with a watch that is started first and closed however `run` ends. */
-export async function withChangeWatch<T>(session: HtspSession, run: (watch: ChangeWatch) => Promise<T>): Promise<T> {
+export async function withChangeWatch<T>(session: ChangeSource, run: (watch: ChangeWatch) => Promise<T>): Promise<T> {
   const watch = new ChangeWatch(session);
   try {
     return await run(watch);

@@ -9,7 +9,8 @@
 import { callerErrorCode, type CallerErrorCode } from '../htsp/errors';
 import { redact } from '../htsp/redact';
 import type { HtsmsgMap, HtsmsgValue } from '../htsp/codec';
-import { READ_ONLY_METHODS, SESSION_OWNED_METHODS as NEVER, type EpgEvent } from '../htsp/messages';
+import { READ_ONLY_METHODS, SESSION_OWNED_METHODS as NEVER } from '../htsp/messages';
+import { recordNow, stopRunning, type RunningSelection } from '../htsp/dvr';
 import { isPlainObject, toJson, type Json } from './json';
 import type { BridgeSession } from './types';
 
@@ -161,23 +162,26 @@ export class CommandRunner {
     }
   }
 
+  /** Per-request timeout of the bridge, for the library's requests too. */
+  private timeout(): { timeoutMs?: number } {
+    return this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {};
+  }
+
   /** Records the programme running now on a channel (id, name or number). */
   private async recordNow(fields: Record<string, unknown>): Promise<Json> {
-    const { session } = this.opts;
     const ref = fields.channel;
     if (typeof ref !== 'string' && typeof ref !== 'number') {
       throw new CommandError('bad-input', 'recordNow needs "channel": a channel id, name or number');
     }
-    const ch = session.findChannel(ref);
-    if (!ch) throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
-    const now = session.nowNext(ch.channelId).now ?? (await this.runningFromServer(ch.channelId));
-    if (!now) throw new CommandError('bad-input', `nothing is on ${ch.channelName} now (no EPG event)`);
-    const req: Record<string, unknown> = { eventId: now.eventId };
-    if (typeof fields.configName === 'string') req.configName = fields.configName;
-    if (typeof fields.comment === 'string') req.comment = fields.comment;
-    const reply = await this.call('addDvrEntry', req);
-    if (reply.success === 0) throw new CommandError('server', typeof reply.error === 'string' ? reply.error : 'the server did not add the recording');
-    return { id: toJson(reply.id), eventId: now.eventId, title: now.title ?? null, channel: ch.channelName, start: now.start, stop: now.stop };
+    // The reply carries the id only: no need to wait for the server's push of the entry.
+    const r = await recordNow(this.opts.session, ref, {
+      ...(typeof fields.configName === 'string' ? { configName: fields.configName } : {}),
+      ...(typeof fields.comment === 'string' ? { comment: fields.comment } : {}),
+      ...this.timeout(),
+      waitMs: 0,
+    });
+    const { event } = r;
+    return { id: r.id, eventId: event.eventId, title: event.title ?? null, channel: r.channel.channelName, start: event.start, stop: event.stop };
   }
 
   /**
@@ -185,45 +189,18 @@ export class CommandRunner {
    * them (what a "stop recording" button means).
    */
   private async stopRecording(fields: Record<string, unknown>): Promise<Json> {
-    const { session } = this.opts;
-    let running = session.cache.dvrEntries().filter((e) => e.state === 'recording');
+    let which: RunningSelection = {};
     if (fields.id !== undefined) {
-      const id = Number(fields.id);
-      running = running.filter((e) => e.id === id);
-      if (running.length === 0) throw new CommandError('bad-input', `no running recording has id ${JSON.stringify(fields.id)}`);
+      which = { id: Number(fields.id) };
     } else if (fields.channel !== undefined) {
       const ref = fields.channel;
-      const ch = typeof ref === 'string' || typeof ref === 'number' ? session.findChannel(ref) : undefined;
-      if (!ch) throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
-      running = running.filter((e) => e.channel === ch.channelId);
+      if (typeof ref !== 'string' && typeof ref !== 'number') throw new CommandError('bad-input', `no channel matches ${JSON.stringify(ref)}`);
+      which = { channel: ref };
     }
-    // Each one on its own: one that fails must not leave the rest recording.
-    const stopped: Json[] = [];
-    const failed: Json[] = [];
-    for (const e of running) {
-      try {
-        const reply = await this.call('stopDvrEntry', { id: e.id });
-        if (reply.success === 0) throw new CommandError('server', typeof reply.error === 'string' ? reply.error : 'the server did not stop it');
-        stopped.push({ id: e.id, title: e.title ?? null });
-      } catch (err) {
-        failed.push({ id: e.id, title: e.title ?? null, ...this.describe(err) });
-      }
-    }
-    if (stopped.length === 0 && failed.length > 0) {
-      throw new CommandError('server', `could not stop ${failed.length === 1 ? 'the recording' : `${failed.length} recordings`}`);
-    }
+    const r = await stopRunning(this.opts.session, which, { ...this.timeout(), waitMs: 0 });
+    const stopped: Json[] = r.stopped.map((s) => ({ id: s.id, title: s.entry.title ?? null }));
+    const failed: Json[] = r.failed.map((f) => ({ id: f.id, title: f.entry.title ?? null, ...this.describe(f.error) }));
     return failed.length > 0 ? { stopped, failed } : { stopped };
-  }
-
-  /**
-   * The programme running now on a channel, asked from the server: with EPG sync off the cache
-   * holds no events. `getEvents` from a channel starts at its current programme, or the next one.
-   */
-  private async runningFromServer(channelId: number): Promise<EpgEvent | undefined> {
-    const reply = await this.call('getEvents', { channelId, numFollowing: 1 });
-    const first = Array.isArray(reply.events) ? (reply.events[0] as unknown as EpgEvent | undefined) : undefined;
-    const at = this.opts.session.serverNow();
-    return first && first.start <= at && first.stop > at ? first : undefined;
   }
 
   private describe(err: unknown): { code: CommandErrorCode; message: string } {

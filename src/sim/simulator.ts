@@ -1069,9 +1069,14 @@ export class TvheadendSimulator extends EventEmitter implements ConnectionHost {
   updateTimerecEntry(id: string, patch: SimTimerecSpec): SimTimerec {
     const t = this.dvr.timerecs.get(id);
     if (!t) throw new Error(`no timerec ${id}`);
+    const slot = (r: SimTimerec): string => [r.enabled, r.channelId, r.start, r.stop, r.daysOfWeek].join();
+    const before = slot(t);
     Object.assign(t, stripUndefined(patch));
     if (t.channelId !== undefined && t.channelId < 0) t.channelId = undefined;
     this.pushTimerec('update', t);
+    // Tvheadend replaces the upcoming recording of a rule whose times moved; the DVR clock
+    // below schedules the new one.
+    if (slot(t) !== before) this.removeScheduledOf('timerecId', t.id);
     this.dvrClockNow();
     return t;
   }

@@ -464,6 +464,11 @@ test('recordNow asks the server when the cache has no EPG (sync off); stopRecord
     ['getEvents', 'addDvrEntry'],
   );
   assert.deepEqual(calls[1][1], { eventId: 42 });
+  assert.deepEqual(rec, {
+    ok: true,
+    method: 'recordNow',
+    result: { id: 99, eventId: 42, title: 'Live', channel: 'Das Erste HD', start: 9_500, stop: 11_000 },
+  });
   calls.length = 0;
   const stop = await runner.run('stopRecording', Buffer.from('{}'));
   assert.ok(stop.ok, JSON.stringify(stop));
@@ -471,4 +476,7 @@ test('recordNow asks the server when the cache has no EPG (sync off); stopRecord
   const result = (stop as unknown as { result: { stopped: Array<{ id: number }>; failed: Array<{ id: number; message: string }> } }).result;
   assert.deepEqual(result.stopped.map((e) => e.id), [8]);
   assert.deepEqual(result.failed.map((e) => [e.id, e.message]), [[7, 'busy']]);
+  assert.deepEqual(result, { stopped: [{ id: 8, title: 'B' }], failed: [{ id: 7, title: 'A', code: 'server', message: 'busy' }] });
+  const unknown = await runner.run('stopRecording', Buffer.from('{"id":"42"}'));
+  assert.equal(!unknown.ok && unknown.error.code, 'bad-input', 'no running recording has that id');
 });

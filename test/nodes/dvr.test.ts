@@ -317,11 +317,165 @@ test('autorec rules: created with the wire fields Tvheadend needs, the simulator
   assert.equal(cache().autorecEntriesById.has(rule.id), false);
 });
 
+type OutTimerec = Record<string, unknown> & { id: string; start: number; stop: number; startTime: string; stopTime: string; daysOfWeek: number; channel?: number };
+
+/** The requests of `method` the simulator receives from now on. */
+function requestsOf(method: string): HtsmsgMap[] {
+  const seen: HtsmsgMap[] = [];
+  sim.on('request', (r: { method?: string; message: HtsmsgMap }) => {
+    if (r.method === method) seen.push(r.message);
+  });
+  return seen;
+}
+
+test('update a scheduled recording; an entry from the list comes back with one edit', async () => {
+  await dvrFlow();
+  const ch = sim.channels[1];
+  const start = Math.floor(sim.now()) + 3 * 3600;
+  const { payload: made } = await result<OutEntry>({ payload: { action: 'timer', channel: ch.id, start, stop: start + 1800, title: 'Plain' } });
+  const updates = requestsOf('updateDvrEntry');
+  const { payload } = await result<OutEntry>({
+    payload: { action: 'update', id: made.id, title: 'Renamed', stop: new Date((start + 3600) * 1000).toISOString(), stopExtra: 15, priority: 1, comment: 'by a flow' },
+  });
+  assert.equal(payload.id, made.id);
+  assert.equal(payload.status, 'upcoming');
+  assert.equal(payload.title, 'Renamed');
+  assert.equal(payload.stop, start + 3600);
+  assert.equal(payload.duration, 3600);
+  assert.equal(payload.stopExtra, 15);
+  assert.equal(payload.priority, 1);
+  assert.equal(payload.comment, 'by a flow');
+  const inSim = sim.getDvrEntry(made.id);
+  assert.equal(inSim?.title, 'Renamed');
+  assert.equal(inSim?.stop, start + 3600);
+  assert.equal(inSim?.stopExtra, 15);
+
+  const { payload: listed } = await result<OutEntry[]>({ payload: { action: 'list', state: 'upcoming' } });
+  const mine = listed.find((e) => e.id === made.id);
+  assert.ok(mine, 'the list has the recording');
+  const { payload: edited } = await result<OutEntry>({ payload: { ...mine, action: 'update', summary: 'Edited from the list' } });
+  assert.equal(edited.summary, 'Edited from the list');
+  assert.equal(edited.title, 'Renamed');
+  assert.equal(sim.getDvrEntry(made.id)?.summary, 'Edited from the list');
+  assert.equal(updates.length, 2);
+  assert.equal(updates[1].summary, 'Edited from the list');
+  for (const k of ['title', 'start', 'stop', 'channelId', 'priority', 'retention']) assert.equal(k in updates[1], false, `${k} kept its value: not sent`);
+});
+
+test('stop by channel, then all: arrays of the recordings stopped', async () => {
+  await dvrFlow({ action: 'stop' });
+  const now = sim.now();
+  const ch = sim.channels[5];
+  const live = [1, 2].map((i) => sim.addDvrEntry({ channelId: ch.id, start: now - 600, stop: now + 7200, title: `Live ${i}`, state: 'recording' }));
+  await cacheCaughtUp();
+  const elsewhere = sim.dvrEntries.filter((e) => e.state === 'recording' && e.channelId !== ch.id).map((e) => e.id);
+  assert.ok(elsewhere.length > 0, 'the simulator records on another channel too');
+
+  const byChannel = await result<OutEntry[]>({ payload: { channel: ch.name } });
+  assert.deepEqual(byChannel.payload.map((e) => e.id).sort(), live.map((e) => e.id).sort());
+  assert.ok(byChannel.payload.every((e) => e.status === 'completed' && e.error === undefined));
+  assert.equal(byChannel.msg.failed, undefined);
+  assert.ok(live.every((e) => sim.getDvrEntry(e.id)?.state === 'completed'));
+  assert.ok(elsewhere.every((id) => sim.getDvrEntry(id)?.state === 'recording'), 'the other channel still records');
+
+  const all = await result<OutEntry[]>({ payload: { all: true } });
+  assert.deepEqual(all.payload.map((e) => e.id).sort(), [...elsewhere].sort());
+  assert.equal(sim.dvrEntries.filter((e) => e.state === 'recording').length, 0);
+  const none = await result<OutEntry[]>({ payload: { all: true } });
+  assert.deepEqual(none.payload, [], 'nothing was running');
+});
+
+test('record now with EPG sync off: the node asks the server what is on', async () => {
+  sim = (await startSim({ channels: 8, epgHours: 24, seed: 3 })).sim;
+  freezeAwayFromBoundaries(sim);
+  const nodes = singleNodeFlow(sim.port, { type: 'tvheadend-dvr', action: 'record' }, [], { epg: false, pingInterval: 0 });
+  await load([serverModule, dvrModule], nodes);
+  await ready();
+  assert.equal(cache().eventsById.size, 0, 'premise: no EPG in the cache');
+  const asked = requestsOf('getEvents');
+  const ch = sim.channels[6];
+  const running = sim.getNowNext(ch.id).now;
+  assert.ok(running);
+  const { payload } = await result<OutEntry>({ payload: { channel: ch.name } });
+  assert.equal(payload.eventId, running.id);
+  assert.equal(sim.getDvrEntry(payload.id)?.eventId, running.id);
+  assert.deepEqual(
+    asked.map((m) => [m.channelId, m.numFollowing]),
+    [[ch.id, 1]],
+  );
+});
+
+test('change an autorec rule: name and days by name, the channel kept; "any" widens it', async () => {
+  await dvrFlow();
+  const sports = sim.channels.find((c) => c.genre === 'sports');
+  assert.ok(sports);
+  const { payload: rule } = await result<OutRule>({ payload: { action: 'addAutorec', title: 'Match Day', channel: sports.name } });
+  const updates = requestsOf('updateAutorecEntry');
+  const { payload: changed } = await result<OutRule>({ payload: { action: 'updateAutorec', id: rule.id, name: 'Weekend football', daysOfWeek: 'sat, sun' } });
+  assert.equal(changed.id, rule.id);
+  assert.equal(changed.name, 'Weekend football');
+  assert.equal(changed.daysOfWeek, 0x60);
+  assert.equal(changed.channel, sports.id);
+  assert.equal(changed.channelName, sports.name);
+  assert.equal(updates[0]?.channelId, sports.id, 'the channel is sent again (G18)');
+  assert.equal(sim.getAutorecEntry(rule.id)?.daysOfWeek, 0x60);
+  assert.equal(sim.getAutorecEntry(rule.id)?.channelId, sports.id);
+
+  const { payload: wide } = await result<OutRule>({ payload: { action: 'updateAutorec', id: rule.id, channel: 'any' } });
+  assert.equal(wide.channel, undefined);
+  assert.equal(updates[1]?.channelId, -1);
+  assert.equal(sim.getAutorecEntry(rule.id)?.channelId, undefined);
+});
+
+test('time rules: created from times of day and day names on the node’s channel, listed, deleted', async () => {
+  await dvrFlow({ channel: 'Sim News 24', channelType: 'str' }, { timerecEntries: [] });
+  const ch = sim.findChannel('Sim News 24');
+  assert.ok(ch);
+  const { payload: rule } = await result<OutTimerec>({
+    payload: { action: 'addTimerec', start: '06:30', stop: '07:15', daysOfWeek: 'weekdays', title: 'Morning %F', name: 'Morning news' },
+  });
+  assert.equal(typeof rule.id, 'string');
+  assert.equal(rule.start, 6 * 60 + 30);
+  assert.equal(rule.stop, 7 * 60 + 15);
+  assert.equal(rule.startTime, '06:30');
+  assert.equal(rule.stopTime, '07:15');
+  assert.equal(rule.daysOfWeek, 0x1f);
+  assert.equal(rule.channel, ch.id);
+  assert.equal(rule.channelName, ch.name);
+  assert.equal(rule.name, 'Morning news');
+  const inSim = sim.getTimerecEntry(rule.id);
+  assert.equal(inSim?.start, 390);
+  assert.equal(inSim?.daysOfWeek, 0x1f);
+  assert.equal(inSim?.channelId, ch.id);
+  const made = sim.dvrEntries.filter((e) => e.timerecId === rule.id);
+  assert.equal(made.length, 1, 'the simulator scheduled the next one');
+  await waitFor(() => cache().dvrEntriesById.get(made[0].id)?.timerecId === rule.id, 'the cache to have the scheduled recording');
+
+  const { payload: night } = await result<OutTimerec>({ payload: { action: 'addTimerec', channel: sim.channels[0].name, start: 1410, stop: 30, title: 'Night' } });
+  assert.equal(night.stopTime, '00:30', 'past midnight');
+  assert.equal(night.daysOfWeek, 0x7f, 'every day by default');
+
+  const { payload: rules } = await result<OutTimerec[]>({ payload: { action: 'listTimerec' } });
+  assert.deepEqual(new Set(rules.map((r) => r.id)), new Set([rule.id, night.id]));
+
+  const { payload: gone } = await result<OutTimerec>({ payload: { action: 'deleteTimerec', id: rule.id } });
+  assert.equal(gone.id, rule.id);
+  assert.equal(sim.getTimerecEntry(rule.id), undefined);
+  assert.equal(sim.dvrEntries.filter((e) => e.timerecId === rule.id && e.state === 'scheduled').length, 0);
+  await waitFor(() => !cache().timerecEntriesById.has(rule.id), 'the cache to drop the rule');
+});
+
 test('a user without DVR rights gets code noaccess at the Catch node', async () => {
   await dvrFlow({}, { users: [...DEFAULT_USERS, { username: 'viewer', password: 'viewer', rights: { streaming: true } }] }, { [SERVER]: { username: 'viewer', password: 'viewer' } });
   assert.equal(serverOf().session.rights?.dvr, false);
   const before = sim.dvrEntries.length;
-  for (const payload of [{ action: 'record', channel: sim.channels[0].name }, { action: 'list' }, { action: 'addAutorec', title: 'x' }]) {
+  for (const payload of [
+    { action: 'record', channel: sim.channels[0].name },
+    { action: 'list' },
+    { action: 'addAutorec', title: 'x' },
+    { action: 'addTimerec', channel: sim.channels[0].name, start: '20:00', stop: '21:00', title: 'x' },
+    { action: 'stop', all: true },
+  ]) {
     const err = await failure({ payload });
     assert.equal(err.code, 'noaccess', payload.action);
     assert.match(err.message, /no DVR rights/);
@@ -350,14 +504,33 @@ test('bad input reaches the Catch node with code bad-input', async () => {
     { payload: { action: 'addAutorec', title: '(' }, message: /not a valid regular expression/ },
     { payload: { action: 'addAutorec', title: 'x', priority: 9 }, message: /priority/ },
     { payload: { action: 'deleteAutorec', id: 5 }, message: /no autorec rule/ },
+    { payload: { action: 'update', title: 'x' }, message: /no DVR entry/ },
+    { payload: { action: 'update', id: sim.dvrEntries[0].id }, message: /nothing to change/ },
+    { payload: { action: 'update', id: sim.dvrEntries[0].id, priority: 5 }, message: /priority cannot be set to 5/ },
+    { payload: { action: 'update', id: sim.dvrEntries[0].id, start: 'soon' }, message: /msg.payload.start is not a valid time/ },
+    { payload: { action: 'stop', channel: 'Nope TV' }, message: /unknown channel "Nope TV"/ },
+    { payload: { action: 'stop', all: 'yes' }, message: /msg.payload.all must be true or false/ },
+    { payload: { action: 'updateAutorec', name: 'x' }, message: /no autorec rule/ },
+    { payload: { action: 'updateAutorec', id: sim.autorecEntries[0].id, channel: 'Nope TV' }, message: /unknown channel "Nope TV"/ },
+    { payload: { action: 'addTimerec', start: '20:00', stop: '21:00', title: 't' }, message: /time rule needs a channel/ },
+    { payload: { action: 'addTimerec', channel: 1, start: '25:00', stop: '21:00', title: 't' }, message: /msg.payload.start must be a time of day/ },
+    { payload: { action: 'addTimerec', channel: 1, start: '20:00', stop: '20:00', title: 't' }, message: /must differ/ },
+    { payload: { action: 'addTimerec', channel: 1, start: '20:00', stop: '21:00' }, message: /time rule needs a title/ },
+    { payload: { action: 'addTimerec', channel: 1, start: '20:00', stop: '21:00', title: 't', daysOfWeek: 'mon,funday' }, message: /"funday" is not a day/ },
+    { payload: { action: 'addTimerec', channel: 1, start: '20:00', stop: '21:00', title: 't', stopExtra: 5 }, message: /no padding/ },
+    { payload: { action: 'deleteTimerec', id: 5 }, message: /no time rule/ },
   ];
   const entries = sim.dvrEntries.length;
+  const timerecs = sim.timerecEntries.length;
+  const recording = sim.dvrEntries.filter((e) => e.state === 'recording').length;
   for (const c of cases) {
     const err = await failure({ payload: c.payload });
     assert.equal(err.code, 'bad-input', JSON.stringify(c.payload));
     assert.match(err.message, c.message, JSON.stringify(c.payload));
   }
   assert.equal(sim.dvrEntries.length, entries, 'nothing was created');
+  assert.equal(sim.timerecEntries.length, timerecs, 'no time rule was created');
+  assert.equal(sim.dvrEntries.filter((e) => e.state === 'recording').length, recording, 'nothing was stopped');
 });
 
 test('a recording whose file size is beyond 2^53 is listed as JSON-safe text', async () => {

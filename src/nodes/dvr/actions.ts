@@ -7,30 +7,66 @@ import {
   DVR_STATUSES,
   addAutorec as addAutorecRule,
   addTimer,
+  addTimerec as addTimerecRule,
+  callerErrorCode,
   cancelRecording,
   deleteAutorec as deleteAutorecRule,
   deleteRecording,
+  deleteTimerec as deleteTimerecRule,
   listAutorecs,
   listRecordings,
+  listTimerecs,
   recordEvent,
+  recordNow,
   stopRecording,
+  stopRunning,
+  updateAutorec as updateAutorecRule,
+  updateRecording,
+  type AutorecChanges,
+  type CallerErrorCode,
   type AutorecEntry,
   type AutorecOptions,
   type AutorecResult,
   type Channel,
   type DvrEntry,
+  type DvrEntryChanges,
   type DvrEntryOptions,
   type DvrEntryResult,
   type DvrStatus,
   type EpgEvent,
   type EpgSource,
   type HtspSession,
+  type TimerecEntry,
+  type TimerecOptions,
+  type TimerecResult,
 } from '../../htsp';
 import { NodeError, badInput, channelRef, describe, isPlainObject, parseBoolean, parseTime, resolveChannel } from '../shared';
 import { searchPattern } from '../epg/query';
-import { friendlyAutorec, friendlyDvrEntry, type FriendlyAutorec, type FriendlyDvrEntry } from './format';
+import {
+  friendlyAutorec,
+  friendlyDvrEntry,
+  friendlyTimerec,
+  type FriendlyAutorec,
+  type FriendlyDvrEntry,
+  type FriendlyTimerec,
+} from './format';
 
-export const ACTIONS = ['record', 'timer', 'stop', 'cancel', 'delete', 'list', 'addAutorec', 'deleteAutorec', 'listAutorec'] as const;
+export const ACTIONS = [
+  'record',
+  'timer',
+  'update',
+  'stop',
+  'cancel',
+  'delete',
+  'list',
+  'addAutorec',
+  'updateAutorec',
+  'deleteAutorec',
+  'listAutorec',
+  'addTimerec',
+  'deleteTimerec',
+  'listTimerec',
+] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export type ListFilter = DvrStatus | 'all';
@@ -72,7 +108,28 @@ export interface DvrContext {
   waitMs: number;
 }
 
-export type DvrResult = FriendlyDvrEntry | FriendlyAutorec | FriendlyDvrEntry[] | FriendlyAutorec[] | { id: number | string };
+export type DvrResult =
+  | FriendlyDvrEntry
+  | FriendlyAutorec
+  | FriendlyTimerec
+  | FriendlyDvrEntry[]
+  | FriendlyAutorec[]
+  | FriendlyTimerec[]
+  | { id: number | string };
+
+/** A running recording that `stop` by channel (or all) could not stop. */
+export interface FailedStop {
+  id: number;
+  title: string | null;
+  code: CallerErrorCode;
+  message: string;
+}
+
+/** What an action puts into the message: `payload`, and for a partly failed stop `failed`. */
+export interface DvrOutput {
+  payload: DvrResult;
+  failed?: FailedStop[];
+}
 
 // ------------------------------------------------------------------ parameters
 
@@ -91,9 +148,13 @@ function text(value: unknown, field: string): string {
 
 const MAX_ID = 0x7fffffff;
 
-function commonOptions(p: Params, defaults: DvrDefaults): DvrEntryOptions {
+/**
+ * Settings shared by entries and rules. `configDefault` is the node's DVR config: a default for
+ * what a message creates, never for what it changes (that would move existing recordings).
+ */
+function commonOptions(p: Params, configDefault: string): DvrEntryOptions {
   const out: DvrEntryOptions = {};
-  const configName = p.configName !== undefined ? text(p.configName, 'msg.payload.configName') : defaults.configName;
+  const configName = p.configName !== undefined ? text(p.configName, 'msg.payload.configName') : configDefault;
   if (configName) out.configName = configName;
   if (p.priority !== undefined) out.priority = integer(p.priority, 'msg.payload.priority', 0, 6) as DvrEntryOptions['priority'];
   if (p.startExtra !== undefined) out.startExtra = integer(p.startExtra, 'msg.payload.startExtra (minutes)', 0, 24 * 60);
@@ -128,8 +189,64 @@ export function messageParams(payload: unknown): Params {
 function dvrIdOf(p: Params): number {
   // An EPG event that is being recorded names its entry `dvrId`; an entry itself calls it `id`.
   const raw = p.id !== undefined ? p.id : p.dvrId;
-  if (raw === undefined) throw badInput('no DVR entry: send its id in msg.payload.id (or msg.payload as a number)');
+  if (raw === undefined) {
+    throw badInput('no DVR entry: send its id in msg.payload.id (or msg.payload as a number); to stop by channel, send msg.payload.channel, or msg.payload.all: true for every running recording');
+  }
   return integer(raw, 'the DVR entry id', 1, MAX_ID);
+}
+
+function ruleIdOf(p: Params, what: string): string {
+  const raw = p.id;
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw badInput(`no ${what}: send its id (text) in msg.payload.id or as msg.payload, got ${describe(raw)}`);
+  }
+  return raw.trim();
+}
+
+/** A rule's channel in a change: -1 or "any" for any channel, else a channel reference. */
+function ruleChannelParam(session: HtspSession, value: unknown): number {
+  if (value === -1 || (typeof value === 'string' && value.trim().toLowerCase() === 'any')) return -1;
+  return resolveChannel(session, channelRef(value, 'msg.payload.channel')).channelId;
+}
+
+const TIME_OF_DAY = /^(\d{1,2}):(\d{2})$/;
+
+/** A time of day as minutes after midnight: "20:15", or the minutes themselves (0–1439). */
+export function parseTimeOfDay(value: unknown, field: string): number {
+  if (typeof value === 'string') {
+    const m = TIME_OF_DAY.exec(value.trim());
+    if (m) {
+      const hours = Number(m[1]);
+      const minutes = Number(m[2]);
+      if (hours < 24 && minutes < 60) return hours * 60 + minutes;
+    }
+  }
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 24 * 60) return value;
+  throw badInput(`${field} must be a time of day such as "20:15", or minutes after midnight (0 to 1439), got ${describe(value)}`);
+}
+
+const DAY_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+const DAY_GROUPS: Readonly<Record<string, number>> = { weekdays: 0x1f, weekend: 0x60, weekends: 0x60, daily: 0x7f, all: 0x7f };
+
+function dayBit(token: unknown, field: string): number {
+  if (typeof token === 'number' && Number.isInteger(token) && token >= 1 && token <= 7) return 1 << (token - 1);
+  const word = typeof token === 'string' ? token.trim().toLowerCase() : '';
+  if (Object.hasOwn(DAY_GROUPS, word)) return DAY_GROUPS[word];
+  const i = word.length >= 2 ? DAY_NAMES.findIndex((d) => d.startsWith(word)) : -1;
+  if (i < 0) throw badInput(`${field}: ${describe(token)} is not a day (mon … sun, 1 = Monday … 7 = Sunday, weekdays, weekend, daily)`);
+  return 1 << i;
+}
+
+/**
+ * Days of the week as Tvheadend's bit mask (bit 0 = Monday … bit 6 = Sunday). Accepts the mask
+ * itself, or day names, numbers (1 = Monday) and the groups weekdays / weekend / daily, as a
+ * list or comma-separated text.
+ */
+export function parseDays(value: unknown, field: string): number {
+  if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+\s*$/.test(value))) return integer(value, `${field} (bit 0 = Monday … bit 6 = Sunday)`, 0, 0x7f);
+  const tokens = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,;]+/).filter((t) => t !== '') : undefined;
+  if (!tokens || tokens.length === 0) throw badInput(`${field} must be day names (mon … sun, weekdays, weekend, daily) or a bit mask, got ${describe(value)}`);
+  return tokens.reduce<number>((mask, t) => mask | dayBit(t, field), 0);
 }
 
 // ------------------------------------------------------------------ helpers over the session
@@ -146,6 +263,10 @@ function ruleResult(session: HtspSession, rule: AutorecEntry): FriendlyAutorec {
   return friendlyAutorec(rule, channelOf(session, rule.channel));
 }
 
+function timerecResult(session: HtspSession, rule: TimerecEntry): FriendlyTimerec {
+  return friendlyTimerec(rule, channelOf(session, rule.channel));
+}
+
 function entryOutput(session: HtspSession, r: DvrEntryResult): DvrResult {
   // Without the pushed entry (the user may not see it) the id is all there is to report.
   return r.entry ? entryResult(session, r.entry, r.removed) : { id: r.id };
@@ -155,12 +276,24 @@ function ruleOutput(session: HtspSession, r: AutorecResult): DvrResult {
   return r.rule ? ruleResult(session, r.rule) : { id: r.id };
 }
 
-/** The event to record: by id, the one on a channel now (or next), or the next one matching a title. */
-async function eventToRecord(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<EpgEvent | number> {
+function timerecOutput(session: HtspSession, r: TimerecResult): DvrResult {
+  return r.rule ? timerecResult(session, r.rule) : { id: r.id };
+}
+
+// ------------------------------------------------------------------ actions
+
+/**
+ * Records an event by id, the programme on a channel now (or next), or the next one matching a
+ * title.
+ */
+async function record(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
   const { session, source } = ctx;
-  if (p.eventId !== undefined) return integer(p.eventId, 'msg.payload.eventId', 1, MAX_ID);
+  const options = { ...commonOptions(p, defaults.configName), waitMs: ctx.waitMs };
+  let target: EpgEvent | number;
   const channel = channelParam(p, defaults);
-  if (p.title !== undefined && p.title !== '') {
+  if (p.eventId !== undefined) {
+    target = integer(p.eventId, 'msg.payload.eventId', 1, MAX_ID);
+  } else if (p.title !== undefined && p.title !== '') {
     const regex = p.regex === undefined ? false : parseBoolean(p.regex, 'msg.payload.regex');
     const title = searchPattern(p.title, regex, 'msg.payload.title');
     const ch = channel !== undefined ? resolveChannel(session, channel) : undefined;
@@ -168,26 +301,20 @@ async function eventToRecord(ctx: DvrContext, p: Params, defaults: DvrDefaults):
     if (found.length === 0) {
       throw badInput(`no programme that has not ended matches the title ${describe(p.title)}${ch ? ` on ${ch.channelName}` : ''}`);
     }
-    return found[0];
-  }
-  if (channel !== undefined) {
+    target = found[0];
+  } else if (channel !== undefined) {
     const ch = resolveChannel(session, channel);
     const when = p.when === undefined ? 'now' : p.when;
     if (when !== 'now' && when !== 'next') throw badInput(`msg.payload.when must be "now" or "next", got ${describe(when)}`);
-    const nn = await source.nowNext(ch, await source.now());
-    const ev = when === 'now' ? nn.now : nn.next;
-    if (!ev) throw badInput(`the programme guide has no ${when === 'now' ? 'running' : 'next'} programme on ${ch.channelName}`);
-    return ev;
+    // The library's lookup of what is on now, shared with the MQTT bridge's recordNow.
+    if (when === 'now') return entryOutput(session, await recordNow(session, ch, options));
+    const { next } = await source.nowNext(ch, await source.now());
+    if (!next) throw badInput(`the programme guide has no next programme on ${ch.channelName}`);
+    target = next;
+  } else {
+    throw badInput('nothing to record: send msg.payload.eventId, msg.payload.channel (records what is on now) or msg.payload.title');
   }
-  throw badInput('nothing to record: send msg.payload.eventId, msg.payload.channel (records what is on now) or msg.payload.title');
-}
-
-// ------------------------------------------------------------------ actions
-
-async function record(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
-  const target = await eventToRecord(ctx, p, defaults);
-  const options = { ...commonOptions(p, defaults), waitMs: ctx.waitMs };
-  return entryOutput(ctx.session, await recordEvent(ctx.session, target, options));
+  return entryOutput(session, await recordEvent(session, target, options));
 }
 
 async function timer(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
@@ -203,8 +330,27 @@ async function timer(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise
   if (!title) throw badInput('a timer needs a title in msg.payload.title');
   const texts: { subtitle?: string; summary?: string; description?: string } = {};
   for (const k of ['subtitle', 'summary', 'description'] as const) if (p[k] !== undefined) texts[k] = text(p[k], `msg.payload.${k}`);
-  const timerOptions = { channelId: ch.channelId, start, stop, title, ...texts, ...commonOptions(p, defaults), waitMs: ctx.waitMs };
+  const timerOptions = { channelId: ch.channelId, start, stop, title, ...texts, ...commonOptions(p, defaults.configName), waitMs: ctx.waitMs };
   return entryOutput(ctx.session, await addTimer(ctx.session, timerOptions));
+}
+
+/** The changes a message asks of a DVR entry. An entry from `list` can be sent back edited. */
+function entryChanges(session: HtspSession, p: Params): DvrEntryChanges {
+  const changes: DvrEntryChanges = { ...commonOptions(p, '') };
+  if (p.channel !== undefined) changes.channelId = resolveChannel(session, channelRef(p.channel, 'msg.payload.channel')).channelId;
+  if (p.enabled !== undefined) changes.enabled = parseBoolean(p.enabled, 'msg.payload.enabled');
+  if (p.start !== undefined) changes.start = parseTime(p.start, 'msg.payload.start');
+  if (p.stop !== undefined) changes.stop = parseTime(p.stop, 'msg.payload.stop');
+  for (const k of ['title', 'subtitle', 'summary', 'description'] as const) if (p[k] !== undefined) changes[k] = text(p[k], `msg.payload.${k}`);
+  if (p.playcount !== undefined) changes.playcount = integer(p.playcount, 'msg.payload.playcount', 0, MAX_ID);
+  if (p.playposition !== undefined) changes.playposition = integer(p.playposition, 'msg.payload.playposition', 0, MAX_ID);
+  return changes;
+}
+
+async function update(ctx: DvrContext, p: Params): Promise<DvrResult> {
+  const id = dvrIdOf(p);
+  const changes = entryChanges(ctx.session, p);
+  return entryOutput(ctx.session, await updateRecording(ctx.session, id, changes, { waitMs: ctx.waitMs }));
 }
 
 const ENTRY_OPERATIONS = { stop: stopRecording, cancel: cancelRecording, delete: deleteRecording } as const;
@@ -214,22 +360,46 @@ async function changeEntry(ctx: DvrContext, action: keyof typeof ENTRY_OPERATION
   return entryOutput(ctx.session, await ENTRY_OPERATIONS[action](ctx.session, id, { waitMs: ctx.waitMs }));
 }
 
+/**
+ * `stop`: one entry by id; without one, the running recordings on `channel`, or all of them with
+ * `all: true`. A message that names nothing is refused rather than read as "everything".
+ */
+async function stop(ctx: DvrContext, p: Params): Promise<DvrOutput> {
+  const { session } = ctx;
+  const byId = p.id !== undefined || p.dvrId !== undefined;
+  const all = p.all !== undefined && parseBoolean(p.all, 'msg.payload.all');
+  if (byId || (p.channel === undefined && !all)) return { payload: await changeEntry(ctx, 'stop', p) };
+  const channel = p.channel !== undefined ? resolveChannel(session, channelRef(p.channel, 'msg.payload.channel')) : undefined;
+  const r = await stopRunning(session, channel ? { channel } : {}, { waitMs: ctx.waitMs });
+  const payload = r.stopped.map((s) => entryResult(session, s.entry));
+  if (r.failed.length === 0) return { payload };
+  const failed = r.failed.map((f) => ({
+    id: f.id,
+    title: f.entry.title ?? null,
+    code: callerErrorCode(f.error),
+    message: f.error instanceof Error ? f.error.message : String(f.error),
+  }));
+  return { payload, failed };
+}
+
 function list(ctx: DvrContext, p: Params, defaults: DvrDefaults): FriendlyDvrEntry[] {
   const filter = p.state !== undefined ? parseListFilter(p.state, 'msg.payload.state') : defaults.list;
   const { session } = ctx;
   return listRecordings(session, filter).map((e) => entryResult(session, e));
 }
 
-async function addAutorec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
-  const { session } = ctx;
-  const title = p.title === undefined ? '' : text(p.title, 'msg.payload.title');
+/** Title pattern of an autorec rule: one JavaScript cannot compile is almost certainly a typo. */
+function rulePattern(value: unknown): string {
+  const title = text(value, 'msg.payload.title');
   if (!title.trim()) throw badInput('an autorec rule needs a title pattern in msg.payload.title');
-  // Tvheadend matches with its own regular expressions; one JavaScript cannot compile is almost
-  // certainly a typo that would make the rule match nothing.
+  // Tvheadend matches with its own regular expressions; this only catches what neither accepts.
   searchPattern(title, true, 'msg.payload.title');
-  const channel = channelParam(p, defaults);
-  const ch = channel !== undefined ? resolveChannel(session, channel) : undefined;
-  const rule: AutorecOptions = { title, channelId: ch ? ch.channelId : -1, ...commonOptions(p, defaults), waitMs: ctx.waitMs };
+  return title;
+}
+
+/** The autorec fields of a message other than title and channel. */
+function autorecParams(p: Params, configDefault: string): AutorecChanges {
+  const rule: AutorecChanges = { ...commonOptions(p, configDefault) };
   if (p.name !== undefined) rule.name = text(p.name, 'msg.payload.name');
   if (p.fulltext !== undefined) rule.fullText = parseBoolean(p.fulltext, 'msg.payload.fulltext');
   if (p.enabled !== undefined) rule.enabled = parseBoolean(p.enabled, 'msg.payload.enabled');
@@ -242,19 +412,34 @@ async function addAutorec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Pr
   if (rule.minDuration && rule.maxDuration && rule.maxDuration < rule.minDuration) {
     throw badInput('msg.payload.maxDuration must not be less than minDuration');
   }
-  if (p.daysOfWeek !== undefined) rule.daysOfWeek = integer(p.daysOfWeek, 'msg.payload.daysOfWeek (bit 0 = Monday)', 0, 0x7f);
+  if (p.daysOfWeek !== undefined) rule.daysOfWeek = parseDays(p.daysOfWeek, 'msg.payload.daysOfWeek');
   if (p.dupDetect !== undefined) rule.dupDetect = integer(p.dupDetect, 'msg.payload.dupDetect', 0, 15) as AutorecOptions['dupDetect'];
   if (p.maxCount !== undefined) rule.maxCount = integer(p.maxCount, 'msg.payload.maxCount', 0, MAX_ID);
   if (p.directory !== undefined) rule.directory = text(p.directory, 'msg.payload.directory');
+  return rule;
+}
+
+async function addAutorec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
+  const { session } = ctx;
+  const title = rulePattern(p.title ?? '');
+  const channel = channelParam(p, defaults);
+  const ch = channel !== undefined ? resolveChannel(session, channel) : undefined;
+  const rule: AutorecOptions = { ...autorecParams(p, defaults.configName), title, channelId: ch ? ch.channelId : -1, waitMs: ctx.waitMs };
   return ruleOutput(session, await addAutorecRule(session, rule));
 }
 
+async function updateAutorec(ctx: DvrContext, p: Params): Promise<DvrResult> {
+  const { session } = ctx;
+  const id = ruleIdOf(p, 'autorec rule');
+  const changes = autorecParams(p, '');
+  if (p.title !== undefined) changes.title = rulePattern(p.title);
+  if (p.channel !== undefined) changes.channelId = ruleChannelParam(session, p.channel);
+  return ruleOutput(session, await updateAutorecRule(session, id, changes, { waitMs: ctx.waitMs }));
+}
+
 async function deleteAutorec(ctx: DvrContext, p: Params): Promise<DvrResult> {
-  const raw = p.id;
-  if (typeof raw !== 'string' || raw.trim() === '') {
-    throw badInput(`no autorec rule: send its id (text) in msg.payload.id or as msg.payload, got ${describe(raw)}`);
-  }
-  return ruleOutput(ctx.session, await deleteAutorecRule(ctx.session, raw.trim(), { waitMs: ctx.waitMs }));
+  const id = ruleIdOf(p, 'autorec rule');
+  return ruleOutput(ctx.session, await deleteAutorecRule(ctx.session, id, { waitMs: ctx.waitMs }));
 }
 
 function listAutorec(ctx: DvrContext): FriendlyAutorec[] {
@@ -262,18 +447,51 @@ function listAutorec(ctx: DvrContext): FriendlyAutorec[] {
   return listAutorecs(session).map((r) => ruleResult(session, r));
 }
 
-/** Carries out one action. The caller has made sure the session is ready. */
-export async function runAction(ctx: DvrContext, action: Action, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
-  const rights = ctx.session.rights;
-  // A missing right costs the server a deliberate 250 ms per request (G16): don't ask in vain.
-  if (rights && !rights.dvr) throw new NodeError('noaccess', 'the Tvheadend user of the server node has no DVR rights');
+async function addTimerec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
+  const { session } = ctx;
+  const channel = channelParam(p, defaults);
+  if (channel === undefined) throw badInput('a time rule needs a channel: set one in the node or send msg.payload.channel');
+  const ch = resolveChannel(session, channel);
+  if (p.start === undefined || p.stop === undefined) throw badInput('a time rule needs msg.payload.start and msg.payload.stop (times of day such as "20:15")');
+  const start = parseTimeOfDay(p.start, 'msg.payload.start');
+  const stop = parseTimeOfDay(p.stop, 'msg.payload.stop');
+  if (start === stop) throw badInput('msg.payload.stop must differ from msg.payload.start');
+  const title = p.title === undefined ? '' : text(p.title, 'msg.payload.title').trim();
+  if (!title) throw badInput('a time rule needs a title in msg.payload.title (it names the recordings; %F and %R add the date and time)');
+  // Tvheadend's time rules have no padding; silently dropping it would surprise.
+  if (p.startExtra !== undefined || p.stopExtra !== undefined) throw badInput('a time rule has no padding: leave out startExtra and stopExtra, or widen start and stop');
+  const { startExtra: _startExtra, stopExtra: _stopExtra, ...options } = commonOptions(p, defaults.configName);
+  void _startExtra;
+  void _stopExtra;
+  const rule: TimerecOptions = { ...options, channelId: ch.channelId, start, stop, title, waitMs: ctx.waitMs };
+  if (p.name !== undefined) rule.name = text(p.name, 'msg.payload.name');
+  if (p.enabled !== undefined) rule.enabled = parseBoolean(p.enabled, 'msg.payload.enabled');
+  if (p.directory !== undefined) rule.directory = text(p.directory, 'msg.payload.directory');
+  if (p.daysOfWeek !== undefined) {
+    rule.daysOfWeek = parseDays(p.daysOfWeek, 'msg.payload.daysOfWeek');
+    if (rule.daysOfWeek === 0) throw badInput('msg.payload.daysOfWeek names no day: a time rule needs at least one');
+  }
+  return timerecOutput(session, await addTimerecRule(session, rule));
+}
+
+async function deleteTimerec(ctx: DvrContext, p: Params): Promise<DvrResult> {
+  const id = ruleIdOf(p, 'time rule');
+  return timerecOutput(ctx.session, await deleteTimerecRule(ctx.session, id, { waitMs: ctx.waitMs }));
+}
+
+function listTimerec(ctx: DvrContext): FriendlyTimerec[] {
+  const { session } = ctx;
+  return listTimerecs(session).map((r) => timerecResult(session, r));
+}
+
+async function result(ctx: DvrContext, action: Exclude<Action, 'stop'>, p: Params, defaults: DvrDefaults): Promise<DvrResult> {
   switch (action) {
     case 'record':
       return record(ctx, p, defaults);
     case 'timer':
       return timer(ctx, p, defaults);
-    case 'stop':
-      return changeEntry(ctx, 'stop', p);
+    case 'update':
+      return update(ctx, p);
     case 'cancel':
       return changeEntry(ctx, 'cancel', p);
     case 'delete':
@@ -282,11 +500,28 @@ export async function runAction(ctx: DvrContext, action: Action, p: Params, defa
       return list(ctx, p, defaults);
     case 'addAutorec':
       return addAutorec(ctx, p, defaults);
+    case 'updateAutorec':
+      return updateAutorec(ctx, p);
     case 'deleteAutorec':
       return deleteAutorec(ctx, p);
     case 'listAutorec':
       return listAutorec(ctx);
+    case 'addTimerec':
+      return addTimerec(ctx, p, defaults);
+    case 'deleteTimerec':
+      return deleteTimerec(ctx, p);
+    case 'listTimerec':
+      return listTimerec(ctx);
     default:
       throw badInput(`unknown action ${String(action)}`);
   }
+}
+
+/** Carries out one action. The caller has made sure the session is ready. */
+export async function runAction(ctx: DvrContext, action: Action, p: Params, defaults: DvrDefaults): Promise<DvrOutput> {
+  const rights = ctx.session.rights;
+  // A missing right costs the server a deliberate 250 ms per request (G16): don't ask in vain.
+  if (rights && !rights.dvr) throw new NodeError('noaccess', 'the Tvheadend user of the server node has no DVR rights');
+  if (action === 'stop') return stop(ctx, p);
+  return { payload: await result(ctx, action, p, defaults) };
 }

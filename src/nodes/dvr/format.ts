@@ -1,8 +1,8 @@
 /**
- * DVR entries and autorec rules as the DVR node outputs them: every protocol field, plus a
- * `status` a flow can switch on and readable times.
+ * DVR entries, autorec and timerec rules as the DVR node outputs them: every protocol field,
+ * plus a `status` a flow can switch on, readable times and the channel's name and number.
  */
-import { dvrStatus, type AutorecEntry, type Channel, type DvrEntry, type DvrStatus } from '../../htsp';
+import { dvrStatus, type AutorecEntry, type Channel, type DvrEntry, type DvrStatus, type TimerecEntry } from '../../htsp';
 import { channelNumberText, genreName, isoTime, plainCopy } from '../../htsp/epg-format';
 
 /**
@@ -45,6 +45,31 @@ export type FriendlyAutorec = AutorecEntry & { channelName?: string; channelNumb
 
 export function friendlyAutorec(rule: AutorecEntry, channel?: Channel): FriendlyAutorec {
   const out: FriendlyAutorec = plainCopy(rule);
+  if (channel) {
+    out.channelName = channel.channelName;
+    const number = channelNumberText(channel);
+    if (number !== undefined) out.channelNumber = number;
+  }
+  return out;
+}
+
+export type FriendlyTimerec = TimerecEntry & {
+  channelName?: string;
+  channelNumber?: string;
+  /** `start` as "HH:MM" (the server's local time). */
+  startTime: string;
+  /** `stop` as "HH:MM"; before `startTime` when the recording runs past midnight. */
+  stopTime: string;
+};
+
+/** Minutes after midnight as "HH:MM". */
+export function timeOfDayText(minutes: number): string {
+  const m = ((Math.trunc(minutes) % 1440) + 1440) % 1440;
+  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+}
+
+export function friendlyTimerec(rule: TimerecEntry, channel?: Channel): FriendlyTimerec {
+  const out: FriendlyTimerec = { ...plainCopy(rule), startTime: timeOfDayText(rule.start), stopTime: timeOfDayText(rule.stop) };
   if (channel) {
     out.channelName = channel.channelName;
     const number = channelNumberText(channel);

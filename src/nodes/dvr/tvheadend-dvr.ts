@@ -1,9 +1,9 @@
 /**
- * `tvheadend-dvr`: records programmes and channels, stops, cancels and deletes recordings, lists
- * them by status, and manages autorec rules — one action per message.
+ * `tvheadend-dvr`: records programmes and channels, changes, stops, cancels and deletes
+ * recordings, lists them by status, and manages autorec and timerec rules — one action per message.
  */
 import { epgSource, type EpgSource } from '../../htsp';
-import { badInput, evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, requireLink, whenReady } from '../shared';
+import { badInput, evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, redact, requireLink, whenReady } from '../shared';
 import type { Node, NodeAPI, NodeStatus } from '../shared';
 import { ACTIONS, CHANGE_WAIT_MS, messageParams, parseAction, runAction } from './actions';
 import { DVR_TYPE, dvrSettings, type DvrNodeDef } from './settings';
@@ -42,12 +42,16 @@ export = function register(RED: NodeAPI): void {
         const channel = await evaluateProperty(RED, node, settings.channel, settings.channelType, msg, 'the channel');
         await whenReady(session, readyTimeoutMs(server));
         source ??= epgSource(session, server.config.epg, server.config.epgDays);
-        msg.payload = await runAction(
+        const out = await runAction(
           { session, source, waitMs: CHANGE_WAIT_MS },
           action,
           params,
           { channel, configName: settings.configName, list: settings.list },
         );
+        msg.payload = out.payload;
+        // Only a stop of several recordings can half succeed; the stopped ones are in the payload.
+        // The texts are the server's, as in an error, and get the same scrubbing.
+        if (out.failed) msg.failed = out.failed.map((f) => ({ ...f, message: redact(f.message, server.secrets()) }));
         send(msg);
       },
       { link },
