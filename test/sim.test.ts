@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { HtsmsgMap } from '../src/htsp/codec';
 import { TvheadendSimulator, type SimOptions } from '../src/sim';
 import { RawClient } from './helpers/raw-client';
+import { until } from './helpers/sim-session';
 
 /** A fixed clock (speed 0) makes DVR and EPG changes happen only through advance(). */
 const T0 = 1_800_000_000;
@@ -113,7 +114,7 @@ test('missing rights: 250 ms delay then noaccess; DVR-only user; unknown method'
       const r = await c.request('getSysTime');
       const took = Date.now() - t;
       assert.deepEqual(r, { noaccess: 1, seq: r.seq });
-      assert.ok(took >= 240 && took < 1500, `delay was ${took} ms`);
+      assert.ok(took >= 240 && took < 5000, `delay was ${took} ms`);
       const dvr = await c.request('getDvrConfigs');
       assert.ok(Array.isArray(dvr.dvrconfigs), 'DVR methods work with the DVR right');
       const nf = await c.request('noSuchMethod');
@@ -334,16 +335,20 @@ test('subscribe: start sequence, muxpkt at the bitrate, queueStatus, signalStatu
       assert.deepEqual(streams.map((s) => [s.index, s.type]), [[1, 'H264'], [2, 'AAC']]);
       assert.ok(Buffer.isBuffer(start.meta), 'root-level meta');
       assert.equal((start.sourceinfo as HtsmsgMap).network_type, 'DVB-T');
+      const t0 = Date.now();
       await sleep(1300);
       const pkts = c.byMethod('muxpkt', from).filter((m) => m.subscriptionId === 5);
+      // The simulator paces by wall time and catches up after a stall: the upper bounds follow
+      // the time that really passed (a loaded machine oversleeps), the lower ones the nominal 1.3 s.
+      const scale = Math.max(1, (Date.now() - t0) / 1300);
       const video = pkts.filter((m) => m.stream === 1);
       const audio = pkts.filter((m) => m.stream === 2);
-      assert.ok(video.length >= 20 && video.length <= 45, `video packets: ${video.length}`);
-      assert.ok(audio.length >= 40 && audio.length <= 80, `audio packets: ${audio.length}`);
+      assert.ok(video.length >= 20 && video.length <= 45 * scale, `video packets: ${video.length} (×${scale.toFixed(2)})`);
+      assert.ok(audio.length >= 40 && audio.length <= 80 * scale, `audio packets: ${audio.length} (×${scale.toFixed(2)})`);
       assert.ok(video.some((m) => m.frametype === 73) && video.some((m) => m.frametype === 80) && video.some((m) => m.frametype === 66));
       assert.ok(audio.every((m) => !('frametype' in m)));
       const bytes = pkts.reduce((s, m) => s + (m.payload as Buffer).length, 0);
-      assert.ok(bytes > 150_000 && bytes < 500_000, `payload bytes in ~1.3 s at 2 Mbit/s: ${bytes}`);
+      assert.ok(bytes > 150_000 && bytes < 500_000 * scale, `payload bytes in ~1.3 s at 2 Mbit/s: ${bytes}`);
       assert.ok(c.byMethod('signalStatus', from).some((m) => m.feStatus === 'GOOD'));
       assert.ok(c.byMethod('descrambleInfo', from).length >= 1, 'scrambled channel sends descrambleInfo');
       assert.ok(c.byMethod('queueStatus', from).filter((q) => idx(q) > idx(start)).length >= 1);
@@ -367,8 +372,7 @@ test('subscribe: start sequence, muxpkt at the bitrate, queueStatus, signalStatu
     } finally {
       await c.close();
     }
-    await sleep(50);
-    assert.equal(sim.subscriptionCount, 0, 'streams end with the socket');
+    await until(() => sim.subscriptionCount === 0, 'the subscription to end with the socket');
   });
 });
 
@@ -625,17 +629,18 @@ test('fault: garbage and an oversized length break the client decoder', async ()
 
 test('fault: setReplyDelay slows down the chosen methods only', async () => {
   await withClient({}, async (sim, c) => {
-    sim.setReplyDelay(300, ['getDiskSpace']);
+    // Far apart, so that a loaded machine cannot make a quick reply look delayed.
+    sim.setReplyDelay(1500, ['getDiskSpace']);
     let t = Date.now();
     await c.request('getSysTime');
-    assert.ok(Date.now() - t < 200);
+    assert.ok(Date.now() - t < 1000);
     t = Date.now();
     await c.request('getDiskSpace');
-    assert.ok(Date.now() - t >= 280);
+    assert.ok(Date.now() - t >= 1480);
     sim.setReplyDelay(0);
     t = Date.now();
     await c.request('getDiskSpace');
-    assert.ok(Date.now() - t < 200);
+    assert.ok(Date.now() - t < 1000);
   });
 });
 
