@@ -47,22 +47,37 @@ export async function startNodeRed(opts: NodeRedOptions): Promise<RunningNodeRed
     if (!existsSync(join(repoRoot, 'dist', 'nodes'))) throw new Error('dist/ is missing: run the build first');
     symlinkSync(repoRoot, join(userDir, 'node_modules', 'node-red-contrib-tvheadend'), 'dir');
   }
-  const port = await freePort();
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(opts.flows ?? []));
+  if (opts.credentials) writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(opts.credentials));
+  // The port is free when chosen but only bound seconds later, once Node-RED is up: something
+  // else may take it in between, and then another port is tried.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await launch(userDir, port, () => rmSync(work, { recursive: true, force: true }));
+    } catch (err) {
+      if (attempt < 3 && err instanceof PortTaken) continue;
+      rmSync(work, { recursive: true, force: true });
+      throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function launch(userDir: string, port: number, cleanup: () => void): Promise<RunningNodeRed> {
   writeFileSync(
     join(userDir, 'settings.js'),
     `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
       editorTheme: { tours: false, projects: { enabled: false } }, telemetry: { enabled: false }, logging: { console: { level: 'info' } } };`,
   );
-  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(opts.flows ?? []));
-  if (opts.credentials) writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(opts.credentials));
-
   let log = '';
   const child: ChildProcess = spawn(process.execPath, [join(nodeRedDir(), 'red.js'), '--userDir', userDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const stop = async (): Promise<void> => {
+  const end = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
@@ -70,20 +85,24 @@ export async function startNodeRed(opts: NodeRedOptions): Promise<RunningNodeRed
       await exited;
       clearTimeout(timer);
     }
-    rmSync(work, { recursive: true, force: true });
   };
   const deadline = Date.now() + 60_000;
   while (!/Server now running at/.test(log) || !/Started flows|Flows file.*not found|Starting flows/.test(log)) {
     if (child.exitCode !== null) {
-      await stop();
+      await end();
+      if (/EADDRINUSE|port in use|unable to listen/i.test(log)) throw new PortTaken(`port ${port} was taken:\n${log}`);
       throw new Error(`Node-RED exited early:\n${log}`);
     }
     if (Date.now() > deadline) {
-      await stop();
+      await end();
       throw new Error(`Node-RED did not start in 60 s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  const stop = async (): Promise<void> => {
+    await end();
+    cleanup();
+  };
   return { url: `http://127.0.0.1:${port}`, port, userDir, log: () => log, stop };
 }
 
