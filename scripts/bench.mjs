@@ -1,6 +1,6 @@
 // Benchmarks (not tests: they print figures and never fail on a missed target).
 //   npm run bench                      build, then every bench in turn
-//   npm run bench -- codec latency     only these (codec, sync, latency, fanout, scale)
+//   npm run bench -- codec latency     only these (codec, sync, latency, fanout, scale, mqtt)
 //   npm run bench -- sync --prof       also write a V8 CPU profile per process to bench-profiles/
 //   BENCH_QUICK=1                      tiny sizes (what the smoke test runs); figures meaningless
 // Results and the machine they came from go into docs/performance.md.
@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './tools.mjs';
 
-const ALL = ['codec', 'sync', 'latency', 'fanout', 'scale'];
+const ALL = ['codec', 'sync', 'latency', 'fanout', 'scale', 'mqtt'];
 const args = process.argv.slice(2);
 const prof = args.includes('--prof');
 const names = args.filter((a) => !a.startsWith('--'));

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..');
-const BENCHES = ['codec', 'sync', 'latency', 'fanout', 'scale'];
+const BENCHES = ['codec', 'sync', 'latency', 'fanout', 'scale', 'mqtt'];
 
 describe('benchmarks in quick mode', () => {
   for (const name of BENCHES) {

@@ -1,11 +1,14 @@
 /**
  * The MQTT bridge: owns one mqtt.js client and mirrors one HTSP session onto the broker.
  *
- * Publishing is "desired state minus published state": every flush computes the full set of
- * retained topics (states and discovery configs) and sends only the differences, a retained
- * empty payload for each topic that is gone. Flushes are throttled (`publishIntervalMs`) and
- * capped (`maxPerFlush`), so a burst of EPG or DVR changes costs one flush, not one message
- * per change. After a (re)connect or HA's birth message everything is sent again.
+ * Publishing is "desired state minus published state": the retained topics (states and
+ * discovery configs) are kept in a `DesiredState`, which rebuilds only the parts that the
+ * session's change events, the clock and the bridge's own sources (disk, server status) touched,
+ * and says which topics changed; a flush diffs those against what it published and sends the
+ * differences, a retained empty payload for each topic that is gone. Flushes are throttled
+ * (`publishIntervalMs`) and capped (`maxPerFlush`), so a burst of EPG or DVR changes costs one
+ * flush, not one message per change. After a (re)connect or HA's birth message everything is
+ * rebuilt and sent again.
  *
  * Stale topics from an earlier run (a deleted DVR entry, an entity no longer announced) are
  * found by a brief subscription to the bridge's own topic levels on every connect: whatever
@@ -21,10 +24,10 @@ import type { ChangeEvent } from '../htsp/cache';
 import { withTimeout } from '../htsp/util';
 import { brokerProblem, type BrokerProblem } from './broker-errors';
 import { CommandRunner, normaliseAllowList, type CommandReply } from './commands';
-import { discoveryConfigs, discoveryProblems, type Origin } from './discovery';
-import type { Json } from './json';
-import { computeState, diskSpaceOf, selectChannels, subscriptionsShape, subscriptionsState, type DiskSpace, type SelectedChannel, type StatusView } from './state';
-import { STATE, topicProblem, Topics, type StateTopicName } from './topics';
+import { DesiredState, type DesiredBuilders } from './desired';
+import type { Origin } from './discovery';
+import { diskSpaceOf, subscriptionsShape, subscriptionsState, type DiskSpace, type StatusView } from './state';
+import { topicProblem, Topics } from './topics';
 import type { BridgeSession, ChannelSelection, Logger } from './types';
 
 export interface BrokerTls {
@@ -99,6 +102,8 @@ export interface BridgeOptions {
   secrets?: () => string[];
   log?: Logger;
   timing?: BridgeTiming;
+  /** @internal Replaces state builders (tests count what a flush rebuilds). */
+  builders?: Partial<DesiredBuilders>;
 }
 
 /**
@@ -126,7 +131,6 @@ export declare interface MqttBridge {
   on(event: string, listener: (...args: never[]) => void): this;
 }
 
-const FAST_TOPICS: readonly StateTopicName[] = [STATE.subscriptions, STATE.tuners];
 /** CONNACK codes meaning "that protocol version, no" (3.1.1 and 5). */
 const BAD_PROTOCOL = new Set([1, 132]);
 const CONNACK_RETRY_MS = 15_000;
@@ -160,6 +164,8 @@ export class MqttBridge extends EventEmitter {
 
   /** topic → payload as last sent on the current broker (retained). */
   private readonly published = new Map<string, string>();
+  /** What should be retained, rebuilt part by part; it also knows which topics changed. */
+  private readonly model: DesiredState;
   /** Topics to send again even if unchanged (after a connect or HA's birth). */
   private forced: Set<string> | undefined;
   private forceRequested = false;
@@ -179,12 +185,7 @@ export class MqttBridge extends EventEmitter {
   private diskBusy = false;
   private lastDiskAt = 0;
   private fastDue = true;
-  private readonly fastSample = new Map<string, Json>();
-  /** Shape of the subscriptions as last sampled (see `subscriptionsShape`). */
-  private subsShape = '';
   private readySince = 0;
-  /** Discovery topic → the last config payload that passed `discoveryProblems`. */
-  private readonly validConfigs = new Map<string, string>();
 
   constructor(opts: BridgeOptions) {
     super();
@@ -222,6 +223,26 @@ export class MqttBridge extends EventEmitter {
     } else {
       this.statusView = opts.serverStatus;
     }
+    this.model = new DesiredState({
+      session: this.session,
+      topics: this.topics,
+      channels: opts.channels ?? { mode: 'none' },
+      discovery:
+        opts.discovery === false
+          ? undefined
+          : {
+              origin: opts.origin,
+              deviceName: opts.deviceName ?? 'Tvheadend',
+              nowPlayingSensors: opts.nowPlayingSensors !== false,
+              allowed: this.allowed,
+            },
+      status: this.statusView,
+      // The shared poller tells of every change of what it shows; a view handed in may not.
+      statusReportsChanges: this.ownPoller !== undefined,
+      progressIntervalMs: this.t.progressIntervalMs,
+      log: this.log,
+      ...(opts.builders ? { builders: opts.builders } : {}),
+    });
   }
 
   get status(): BridgeStatus {
@@ -498,6 +519,8 @@ export class MqttBridge extends EventEmitter {
   // ------------------------------------------------------------------ session and sources
 
   private readonly onSessionState = (status: { state: string }): void => {
+    // A (re)sync may have changed anything, and its change events are not tracked one by one.
+    this.model.markAll();
     if (status.state === 'ready') {
       if (!this.readySince) this.readySince = Date.now();
       this.fastDue = true;
@@ -511,6 +534,7 @@ export class MqttBridge extends EventEmitter {
 
   private readonly onChange = (change: ChangeEvent): void => {
     if (change.kind === 'event' && this.opts.channels?.mode !== 'all' && this.opts.channels?.mode !== 'selected') return;
+    this.model.noteChange(change);
     if (change.kind === 'dvrEntry' && change.changed.includes('state')) void this.refreshDisk();
     this.scheduleFlush();
   };
@@ -518,15 +542,18 @@ export class MqttBridge extends EventEmitter {
   private readonly checkSubscriptions = (): void => {
     if (this.session.state !== 'ready' || !this.connected) return;
     const now = subscriptionsShape(subscriptionsState(this.session));
-    if (now !== this.subsShape) this.scheduleFlush();
+    if (now !== this.model.subsShape) this.scheduleFlush();
   };
 
   private readonly onStatusChange = (): void => {
+    this.model.markServerStatus();
     this.fastDue = true;
     this.scheduleFlush();
   };
 
   private readonly onStatusPoll = (): void => {
+    // A poll can move figures that are below the poller's change threshold: read them again.
+    this.model.markServerStatus();
     // The first poll after ready completes the state (the stale read-back may now be judged).
     if (!this.statusSeen) {
       this.statusSeen = true;
@@ -552,6 +579,7 @@ export class MqttBridge extends EventEmitter {
     } finally {
       this.diskBusy = false;
       this.diskAttempted = true;
+      this.model.setDisk(this.disk);
       this.scheduleFlush();
     }
   }
@@ -580,73 +608,6 @@ export class MqttBridge extends EventEmitter {
     return true;
   }
 
-  private selected(): SelectedChannel[] {
-    return selectChannels(this.session, this.opts.channels ?? { mode: 'none' });
-  }
-
-  /** Everything that should be retained now (when the session is ready), in publishing order. */
-  private desired(): Map<string, string> | undefined {
-    if (this.session.state !== 'ready' || !this.session.cache.hasSynced) return undefined;
-    const channels = this.selected();
-    const stepS = this.t.progressIntervalMs / 1000;
-    const state = computeState({
-      session: this.session,
-      topics: this.topics,
-      disk: this.disk,
-      status: this.statusView,
-      channels,
-      progressAt: Math.floor(this.session.serverNow() / stepS) * stepS,
-    });
-    // Signal and queue figures move every second: between samples the last sample stands. A
-    // subscription coming, going or changing state is news at once, though.
-    const subsTopic = this.topics.state(STATE.subscriptions);
-    const shape = subscriptionsShape(state.get(subsTopic));
-    const subsChanged = shape !== this.subsShape;
-    this.subsShape = shape;
-    for (const name of FAST_TOPICS) {
-      const topic = this.topics.state(name);
-      const fresh = state.get(topic);
-      if (this.fastDue || !this.fastSample.has(topic) || (topic === subsTopic && subsChanged)) {
-        if (fresh === undefined) this.fastSample.delete(topic);
-        else this.fastSample.set(topic, fresh);
-      } else if (fresh !== undefined) {
-        state.set(topic, this.fastSample.get(topic) as Json);
-      } else {
-        this.fastSample.delete(topic);
-      }
-    }
-    this.fastDue = false;
-
-    const out = new Map<string, string>();
-    if (this.opts.discovery !== false) {
-      const info = this.session.serverInfo;
-      const configs = discoveryConfigs({
-        topics: this.topics,
-        origin: this.opts.origin,
-        server: info ? { name: info.serverName, version: info.serverVersion } : undefined,
-        deviceName: this.opts.deviceName ?? 'Tvheadend',
-        published: new Set(state.keys()),
-        nowPlaying: this.opts.channels?.mode === 'selected' && this.opts.nowPlayingSensors !== false ? channels : [],
-        allowed: this.allowed,
-      });
-      for (const [topic, cfg] of configs) {
-        const payload = JSON.stringify(cfg);
-        // Configs rarely change: check each payload once, not on every flush.
-        if (this.validConfigs.get(topic) !== payload) {
-          const problems = discoveryProblems(topic, payload);
-          if (problems.length) {
-            this.log('error', `not announcing ${topic}: ${problems.join('; ')}`);
-            continue;
-          }
-          this.validConfigs.set(topic, payload);
-        }
-        out.set(topic, payload);
-      }
-    }
-    for (const [topic, value] of state) out.set(topic, JSON.stringify(value));
-    return out;
-  }
-
   private flush(): void {
     const client = this.client;
     if (!client || !this.connected || this.stopped) return;
@@ -657,22 +618,24 @@ export class MqttBridge extends EventEmitter {
     const availTopic = this.topics.availability;
     if (this.forceRequested || this.published.get(availTopic) !== avail) sends.push([availTopic, avail]);
 
-    const desired = this.desired();
-    if (desired) {
-      if (this.forceRequested) this.forced = new Set(desired.keys());
+    const model = this.model;
+    if (this.session.state === 'ready' && this.session.cache.hasSynced) {
+      // Everything is sent now: rebuilding it all as well costs less than the sends, and holds
+      // the republished state to the cache as it is, whatever the change events said.
+      if (this.forceRequested) model.markAll();
+      model.update(this.fastDue);
+      this.fastDue = false;
+      if (this.forceRequested) this.forced = new Set(Array.from(model.entries(), ([topic]) => topic));
       this.forceRequested = false;
       // Configs go first (HA must know an entity before its state matters); removals last.
-      for (const [topic, payload] of desired) {
-        if (this.published.get(topic) !== payload || this.forced?.has(topic)) sends.push([topic, payload]);
-      }
-      for (const topic of this.published.keys()) {
-        if (topic !== availTopic && !desired.has(topic)) sends.push([topic, '']);
-      }
+      const diff = this.forced ? model.allChanges(this.published, this.forced, availTopic) : model.changes(this.published);
+      for (const send of diff) sends.push(send);
       if (this.readbackDone && this.settled()) {
+        // A candidate stays until its removal is sent (a capped flush leaves some for the next).
         for (const topic of this.staleCandidates) {
-          if (!desired.has(topic) && !this.published.has(topic)) sends.push([topic, '']);
+          if (model.has(topic) || this.published.has(topic)) this.staleCandidates.delete(topic);
+          else sends.push([topic, '']);
         }
-        this.staleCandidates.clear();
       }
     }
     // Without a ready session `forceRequested` stays set: the states go out once it is back.
@@ -683,8 +646,16 @@ export class MqttBridge extends EventEmitter {
       if (payload === '' && topic !== availTopic) this.published.delete(topic);
       else this.published.set(topic, payload);
       this.forced?.delete(topic);
+      this.staleCandidates.delete(topic);
     }
-    if (this.forced && this.forced.size === 0) this.forced = undefined;
+    // Left for the next flush: the model offers them again.
+    model.requeue(sends.slice(batch.length).map(([topic]) => topic).filter((topic) => topic !== availTopic));
+    if (this.forced) {
+      // A forced topic that went unsent and unpublished needs no send; keeping it would keep
+      // every later flush on the full diff.
+      for (const topic of this.forced) if (!model.has(topic)) this.forced.delete(topic);
+      if (this.forced.size === 0) this.forced = undefined;
+    }
     if (sends.length > batch.length) {
       this.log('debug', `MQTT: ${sends.length - batch.length} messages left for the next flush`);
       this.scheduleFlush();

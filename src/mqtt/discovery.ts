@@ -21,15 +21,16 @@ export interface DiscoveryInputs {
   server: { name: string; version: string } | undefined;
   /** Label of the device when the server has not told its name yet. */
   deviceName: string;
-  /** State topics that are published now. */
-  published: ReadonlySet<string>;
+  /** State topics that are published now; only looked up, so the bridge hands in its own map. */
+  published: Pick<ReadonlySet<string>, 'has'>;
   /** Channels with a now-playing sensor. */
   nowPlaying: readonly SelectedChannel[];
   /** Commands the broker may run (decides which buttons exist). */
   allowed: ReadonlySet<string>;
 }
 
-type Config = { [key: string]: Json };
+export type DiscoveryConfig = { [key: string]: Json };
+type Config = DiscoveryConfig;
 
 interface EntitySpec {
   component: 'sensor' | 'binary_sensor' | 'button';

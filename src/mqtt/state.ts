@@ -2,13 +2,14 @@
  * The retained state the bridge publishes, derived from the session's cache and subscriptions,
  * the disk space and (for admins) the server-wide status.
  *
- * `computeState()` is a pure snapshot: topic → JSON. The bridge diffs snapshots and
- * publishes only what changed, so nothing here needs to remember what was sent. Values that
- * move continuously (signal, queue, progress) are rounded or sampled so that a snapshot taken a
- * second later is usually identical.
+ * Each topic has its own builder (`STATE_BUILDERS`), a pure function of what it shows, so that
+ * the bridge can rebuild only the parts a change touched (see desired.ts). `computeState()` puts
+ * them together into a whole snapshot, topic → JSON, in publishing order. Values that move
+ * continuously (signal, queue, progress) are rounded or sampled so that a snapshot taken a second
+ * later is usually identical.
  */
 import type { HtsmsgMap } from '../htsp/codec';
-import type { Channel, DvrEntry, EpgEvent } from '../htsp/messages';
+import type { Channel, DvrEntry, EpgEvent, ServerInfo } from '../htsp/messages';
 import type { ServerStatusSnapshot, ServerStatusSummary } from '../htsp/server-status';
 import { dvrStatus } from '../htsp/dvr';
 import { channelNumberText } from '../htsp/epg-format';
@@ -181,6 +182,64 @@ function brief(session: BridgeSession, e: DvrEntry): { [key: string]: Json } {
   return { id: e.id, title: e.title ?? null, channel: channelLabel(session, e), start: e.start, stop: e.stop };
 }
 
+/** Which summary topic an entry counts in; undefined for none (disabled, duplicate). */
+export type DvrClass = 'recording' | 'upcoming' | 'completed' | 'failed';
+
+export function dvrClass(e: DvrEntry): DvrClass | undefined {
+  if (e.state === 'recording') return 'recording';
+  if (e.state === 'scheduled') return e.enabled !== 0 && !e.duplicate ? 'upcoming' : undefined;
+  // Failed as Tvheadend's "Failed recordings" view counts it: missed, or finished with an error.
+  const st = dvrStatus(e);
+  return st === 'completed' || st === 'failed' ? st : undefined;
+}
+
+const byStart = (a: DvrEntry, b: DvrEntry): number => a.start - b.start || a.id - b.id;
+
+function latest(list: Iterable<DvrEntry>): DvrEntry | undefined {
+  let best: DvrEntry | undefined;
+  for (const e of list) if (!best || e.stop > best.stop || (e.stop === best.stop && e.id > best.id)) best = e;
+  return best;
+}
+
+/** `<base>/recording` from the entries in class `recording`, in any order. */
+export function recordingState(session: BridgeSession, entries: Iterable<DvrEntry>): Json {
+  const recording = [...entries].sort(byStart);
+  const titles = recording.map((e) => e.title ?? '');
+  return {
+    count: recording.length,
+    // HA caps a state at 255 characters.
+    title: recording.length ? titles.join(', ').slice(0, 255) : null,
+    titles,
+    entries: recording.map((e) => brief(session, e)),
+  };
+}
+
+/** `<base>/upcoming` from the entries in class `upcoming`, in any order. */
+export function upcomingState(session: BridgeSession, entries: Iterable<DvrEntry>): Json {
+  // The first by (start, id) without sorting: thousands of timers are common.
+  let count = 0;
+  let next: DvrEntry | undefined;
+  for (const e of entries) {
+    count++;
+    if (!next || byStart(e, next) < 0) next = e;
+  }
+  return { count, next: next ? brief(session, next) : null };
+}
+
+/** `<base>/last_completed` from the entries in class `completed`. */
+export function lastCompletedState(session: BridgeSession, entries: Iterable<DvrEntry>): Json {
+  const last = latest(entries);
+  return last ? brief(session, last) : { id: null, title: null, channel: null, start: null, stop: null };
+}
+
+/** `<base>/last_failed` from the entries in class `failed`. */
+export function lastFailedState(session: BridgeSession, entries: Iterable<DvrEntry>): Json {
+  const last = latest(entries);
+  return last
+    ? { ...brief(session, last), state: last.state, error: last.error ?? (last.state === 'missed' ? 'Missed' : null) }
+    : { id: null, title: null, channel: null, start: null, stop: null, state: null, error: null };
+}
+
 // ------------------------------------------------------------------ channels
 
 export interface SelectedChannel {
@@ -236,6 +295,96 @@ function programme(ev: EpgEvent | undefined, at: number | undefined): Json {
   return out;
 }
 
+export interface NowNext {
+  now?: EpgEvent;
+  next?: EpgEvent;
+}
+
+/** `<base>/channel/<key>`: `nn` as `session.nowNext()` gave it, progress at `progressAt`. */
+export function channelState(c: Channel, nn: NowNext, progressAt: number): Json {
+  return {
+    channel: { id: c.channelId, name: c.channelName ?? null, number: channelNumberText(c) ?? null },
+    now: programme(nn.now, progressAt),
+    next: programme(nn.next, undefined),
+  };
+}
+
+// ------------------------------------------------------------------ server, disk, server status
+
+export function serverState(info: ServerInfo): Json {
+  return { name: info.serverName, version: info.serverVersion, htspVersion: info.htspVersion, serverHtspVersion: info.serverHtspVersion };
+}
+
+export function diskState(disk: DiskSpace): Json {
+  const { free, used, total } = disk;
+  return { free, used, total, usedPercent: total > 0 ? Math.round(((total - free) / total) * 1000) / 10 : null };
+}
+
+/** `<base>/viewers` and `<base>/tuners`, or undefined while the view has nothing to show. */
+export function serverStatusState(status: StatusView): { viewers: Json; tuners: Json } | undefined {
+  if (!status.available) return undefined;
+  const snap = status.current();
+  if (snap.stale && snap.updatedAt === undefined) return undefined;
+  const sum = status.summary();
+  return {
+    viewers: {
+      count: sum.viewers,
+      subscriptions: sum.subscriptions,
+      watching: sum.watching
+        .map((w) => ({
+          channel: w.channel ?? null,
+          username: w.username ?? null,
+          hostname: w.hostname ?? null,
+          client: w.client ?? null,
+          title: w.title ?? null,
+        }))
+        .sort((a, b) => String(a.channel).localeCompare(String(b.channel)) || String(a.hostname).localeCompare(String(b.hostname))),
+    },
+    tuners: {
+      inUse: sum.inputsInUse,
+      inputs: snap.inputs
+        .map((i) => ({
+          input: i.input ?? null,
+          stream: i.stream ?? null,
+          subscriptions: i.subs ?? 0,
+          signal: scaled(i.signal, i.signal_scale),
+          snr: scaled(i.snr, i.snr_scale),
+        }))
+        .sort((a, b) => String(a.input).localeCompare(String(b.input)) || String(a.stream).localeCompare(String(b.stream))),
+    },
+  };
+}
+
+/**
+ * Every per-part builder. The bridge takes them through this table (tests hand in counting
+ * wrappers to prove that a flush rebuilds only what changed).
+ */
+export interface StateBuilders {
+  server(info: ServerInfo): Json;
+  disk(disk: DiskSpace): Json;
+  subscriptions(session: BridgeSession): { [key: string]: Json };
+  recording(session: BridgeSession, entries: Iterable<DvrEntry>): Json;
+  upcoming(session: BridgeSession, entries: Iterable<DvrEntry>): Json;
+  lastCompleted(session: BridgeSession, entries: Iterable<DvrEntry>): Json;
+  lastFailed(session: BridgeSession, entries: Iterable<DvrEntry>): Json;
+  dvr(session: BridgeSession, e: DvrEntry): Json;
+  channel(c: Channel, nn: NowNext, progressAt: number): Json;
+  serverStatus(status: StatusView): { viewers: Json; tuners: Json } | undefined;
+}
+
+export const STATE_BUILDERS: Readonly<StateBuilders> = {
+  server: serverState,
+  disk: diskState,
+  subscriptions: subscriptionsState,
+  recording: recordingState,
+  upcoming: upcomingState,
+  lastCompleted: lastCompletedState,
+  lastFailed: lastFailedState,
+  dvr: dvrSummary,
+  channel: channelState,
+  serverStatus: serverStatusState,
+};
+
 // ------------------------------------------------------------------ the model
 
 export interface StateInputs {
@@ -248,105 +397,37 @@ export interface StateInputs {
   progressAt: number;
 }
 
-/** Everything the bridge publishes as retained state while the session is ready. */
+/** Everything the bridge publishes as retained state while the session is ready, in publishing order. */
 export function computeState(inp: StateInputs): Map<string, Json> {
   const { session, topics } = inp;
   const out = new Map<string, Json>();
   const info = session.serverInfo;
-  if (info) {
-    out.set(topics.state(STATE.server), {
-      name: info.serverName,
-      version: info.serverVersion,
-      htspVersion: info.htspVersion,
-      serverHtspVersion: info.serverHtspVersion,
-    });
-  }
-  if (inp.disk) {
-    const { free, used, total } = inp.disk;
-    out.set(topics.state(STATE.disk), {
-      free,
-      used,
-      total,
-      usedPercent: total > 0 ? Math.round(((total - free) / total) * 1000) / 10 : null,
-    });
-  }
-
+  if (info) out.set(topics.state(STATE.server), serverState(info));
+  if (inp.disk) out.set(topics.state(STATE.disk), diskState(inp.disk));
   out.set(topics.state(STATE.subscriptions), subscriptionsState(session));
 
   const entries = session.cache.dvrEntries();
-  const recording = entries.filter((e) => e.state === 'recording').sort((a, b) => a.start - b.start || a.id - b.id);
-  const upcoming = entries
-    .filter((e) => e.state === 'scheduled' && e.enabled !== 0 && !e.duplicate)
-    .sort((a, b) => a.start - b.start || a.id - b.id);
-  // Failed as Tvheadend's "Failed recordings" view counts it: missed, or finished with an error.
-  const completed = entries.filter((e) => dvrStatus(e) === 'completed');
-  const failed = entries.filter((e) => dvrStatus(e) === 'failed');
-  const latest = (list: DvrEntry[]): DvrEntry | undefined =>
-    list.reduce<DvrEntry | undefined>((best, e) => (!best || e.stop > best.stop || (e.stop === best.stop && e.id > best.id) ? e : best), undefined);
-
-  const titles = recording.map((e) => e.title ?? '');
-  out.set(topics.state(STATE.recording), {
-    count: recording.length,
-    // HA caps a state at 255 characters.
-    title: recording.length ? titles.join(', ').slice(0, 255) : null,
-    titles,
-    entries: recording.map((e) => brief(session, e)),
-  });
-  const next = upcoming[0];
-  out.set(topics.state(STATE.upcoming), { count: upcoming.length, next: next ? brief(session, next) : null });
-  const lastDone = latest(completed);
-  out.set(topics.state(STATE.lastCompleted), lastDone ? brief(session, lastDone) : { id: null, title: null, channel: null, start: null, stop: null });
-  const lastFail = latest(failed);
-  out.set(
-    topics.state(STATE.lastFailed),
-    lastFail
-      ? { ...brief(session, lastFail), state: lastFail.state, error: lastFail.error ?? (lastFail.state === 'missed' ? 'Missed' : null) }
-      : { id: null, title: null, channel: null, start: null, stop: null, state: null, error: null },
-  );
+  const byClass: Record<DvrClass, DvrEntry[]> = { recording: [], upcoming: [], completed: [], failed: [] };
+  for (const e of entries) {
+    const c = dvrClass(e);
+    if (c) byClass[c].push(e);
+  }
+  out.set(topics.state(STATE.recording), recordingState(session, byClass.recording));
+  out.set(topics.state(STATE.upcoming), upcomingState(session, byClass.upcoming));
+  out.set(topics.state(STATE.lastCompleted), lastCompletedState(session, byClass.completed));
+  out.set(topics.state(STATE.lastFailed), lastFailedState(session, byClass.failed));
   for (const e of entries) out.set(topics.dvr(e.id), dvrSummary(session, e));
 
   for (const ch of inp.channels) {
     const c = session.cache.channelsById.get(ch.id);
     if (!c) continue;
-    const { now, next: following } = session.nowNext(ch.id);
-    out.set(topics.channel(ch.key), {
-      channel: { id: c.channelId, name: c.channelName ?? null, number: channelNumberText(c) ?? null },
-      now: programme(now, inp.progressAt),
-      next: programme(following, undefined),
-    });
+    out.set(topics.channel(ch.key), channelState(c, session.nowNext(ch.id), inp.progressAt));
   }
 
-  const status = inp.status;
-  if (status && status.available) {
-    const snap = status.current();
-    if (!snap.stale || snap.updatedAt !== undefined) {
-      const sum = status.summary();
-      out.set(topics.state(STATE.viewers), {
-        count: sum.viewers,
-        subscriptions: sum.subscriptions,
-        watching: sum.watching
-          .map((w) => ({
-            channel: w.channel ?? null,
-            username: w.username ?? null,
-            hostname: w.hostname ?? null,
-            client: w.client ?? null,
-            title: w.title ?? null,
-          }))
-          .sort((a, b) => String(a.channel).localeCompare(String(b.channel)) || String(a.hostname).localeCompare(String(b.hostname))),
-      });
-      out.set(topics.state(STATE.tuners), {
-        inUse: sum.inputsInUse,
-        inputs: snap.inputs
-          .map((i) => ({
-            input: i.input ?? null,
-            stream: i.stream ?? null,
-            subscriptions: i.subs ?? 0,
-            signal: scaled(i.signal, i.signal_scale),
-            snr: scaled(i.snr, i.snr_scale),
-          }))
-          .sort((a, b) => String(a.input).localeCompare(String(b.input)) || String(a.stream).localeCompare(String(b.stream))),
-      });
-    }
+  const status = inp.status ? serverStatusState(inp.status) : undefined;
+  if (status) {
+    out.set(topics.state(STATE.viewers), status.viewers);
+    out.set(topics.state(STATE.tuners), status.tuners);
   }
   return out;
 }

@@ -521,6 +521,18 @@ for (const entry of brokerMatrix()) {
       await cleanup.endAsync();
     });
 
+    test('stale retained topics beyond the cap of one flush are all cleaned, over several flushes', async () => {
+      const seed = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+      const stale = Array.from({ length: 40 }, (_, i) => `${base}/dvr/${900_000 + i}`);
+      for (const t of stale) await seed.publishAsync(t, '{"old":true}', { qos: 1, retain: true });
+      await seed.endAsync();
+      const w = await watch();
+      bridge({ timing: { ...FAST, maxPerFlush: 7 } });
+      await waitFor('every stale topic deleted', () => stale.every((t) => w.value(t) === ''), 15_000);
+      const snap = await retainedSnapshot(broker.url, [`${base}/dvr/#`]);
+      for (const t of stale) assert.ok(!snap.has(t), `${t} deleted`);
+    });
+
     test('stop() publishes offline and removes nothing else', async () => {
       const w = await watch();
       const b = bridge();
