@@ -3,12 +3,7 @@
  * in a session double and the bridge never reaches into session internals.
  */
 import type { EventEmitter } from 'node:events';
-import type { HtsmsgMap } from '../htsp/codec';
-import type { MetadataCache } from '../htsp/cache';
 import type {
-  AccessRights,
-  Channel,
-  EpgEvent,
   QueueStatusMessage,
   ServerInfo,
   SignalStatusMessage,
@@ -17,6 +12,7 @@ import type {
   SubscriptionStatusMessage,
 } from '../htsp/messages';
 import type { SessionState } from '../htsp/session';
+import type { DvrSession } from '../htsp/dvr';
 import type { SubscriptionState } from '../htsp/subscription';
 
 /** What the bridge reads of a live subscription; `HtspSubscription` satisfies it. */
@@ -36,17 +32,13 @@ export interface BridgeSubscription {
   readonly options: Readonly<{ ninetyKHz?: boolean }>;
 }
 
-/** `HtspSession` satisfies this (checked in the tests). */
-export interface BridgeSession extends EventEmitter {
+/**
+ * `HtspSession` satisfies this (checked in the tests). The DVR operations' view of a session
+ * (cache, channel lookup, raw calls, server clock) plus what the bridge publishes.
+ */
+export interface BridgeSession extends EventEmitter, Omit<DvrSession, 'on' | 'off'> {
   readonly state: SessionState;
   readonly serverInfo?: ServerInfo | undefined;
-  readonly rights?: AccessRights | undefined;
-  readonly cache: MetadataCache;
-  callRaw(method: string, fields?: HtsmsgMap, opts?: { timeoutMs?: number }): Promise<HtsmsgMap>;
-  findChannel(ref: number | string): Channel | undefined;
-  nowNext(channelId: number, at?: number): { now?: EpgEvent; next?: EpgEvent };
-  /** The server's clock, epoch seconds. */
-  serverNow(): number;
   /** Every subscription the session holds, whichever node made it. */
   subscriptions(): readonly BridgeSubscription[];
 }
