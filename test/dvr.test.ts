@@ -287,23 +287,25 @@ describe('against the simulator', () => {
   });
 });
 
-describe('against a scripted server', () => {
-  const fullEntry = (id: number): HtsmsgMap => ({
+/** A complete dvrEntryAdd as a scripted server sends it, on channel 1. */
+function scriptedEntry(id: number, fields: HtsmsgMap): HtsmsgMap {
+  return {
     method: 'dvrEntryAdd',
     id,
     enabled: 1,
     channel: 1,
-    start: 2_000_000_000,
-    stop: 2_000_003_600,
     startExtra: 0,
     stopExtra: 0,
     retention: 0,
     removal: 0,
     priority: 2,
     contentType: 0,
-    title: 'Scripted',
-    state: 'scheduled',
-  });
+    ...fields,
+  };
+}
+
+describe('against a scripted server', () => {
+  const fullEntry = (id: number): HtsmsgMap => scriptedEntry(id, { start: 2_000_000_000, stop: 2_000_003_600, title: 'Scripted', state: 'scheduled' });
 
   async function scripted(t: TestContext, handlers: Record<string, Handler>): Promise<HtspSession> {
     const srv = new ScriptedServer({
@@ -600,22 +602,7 @@ describe('changes and time rules, against the simulator', () => {
 type SimDvrEntryLike = TvheadendSimulator['dvrEntries'][number];
 
 describe('stopRunning against a scripted server', () => {
-  const running = (id: number): HtsmsgMap => ({
-    method: 'dvrEntryAdd',
-    id,
-    enabled: 1,
-    channel: 1,
-    start: 1_000,
-    stop: 2_000_000_000,
-    startExtra: 0,
-    stopExtra: 0,
-    retention: 0,
-    removal: 0,
-    priority: 2,
-    contentType: 0,
-    title: `Running ${id}`,
-    state: 'recording',
-  });
+  const running = (id: number): HtsmsgMap => scriptedEntry(id, { start: 1_000, stop: 2_000_000_000, title: `Running ${id}`, state: 'recording' });
 
   async function withRunning(t: TestContext, stop: Handler): Promise<HtspSession> {
     const srv = new ScriptedServer({
