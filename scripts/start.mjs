@@ -1,9 +1,10 @@
 // `npm start`: build, run the Tvheadend simulator on loopback, and run Node-RED 5 (on Node 22)
 // with this package and a demo flow connected to the simulator. One Ctrl-C stops both.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, node22, nodeRed5 } from './tools.mjs';
+import { demoFlows } from './demo-flows.mjs';
 
 const SIM_PORT = Number(process.env.TVH_SIM_PORT ?? 9982);
 const NR_PORT = Number(process.env.NODE_RED_PORT ?? 1880);
@@ -37,9 +38,10 @@ writeFileSync(
 `,
 );
 
-const { flows, serverId } = demoFlows();
+const MQTT_PORT = Number(process.env.MQTT_PORT ?? 1883);
+const { flows, credentials } = demoFlows({ simPort: SIM_PORT, mqttPort: MQTT_PORT });
 writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
-writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify({ [serverId]: { username: 'demo', password: 'demo' } }, null, 2));
+writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2));
 
 const children = [];
 function startChild(label, cmd, args) {
@@ -73,45 +75,10 @@ function stop(code = 0) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
-broker = await startBroker(Number(process.env.MQTT_PORT ?? 1883));
+broker = await startBroker(MQTT_PORT);
 startChild('simulator', process.execPath, [join(root, 'dist', 'sim', 'cli.js'), '--host', '127.0.0.1', '--port', String(SIM_PORT)]);
 startChild('Node-RED', node, [join(nodeRed, 'red.js'), '--userDir', userDir, '--port', String(NR_PORT)]);
 console.log(`\nNode-RED editor: http://127.0.0.1:${NR_PORT}  (simulator on 127.0.0.1:${SIM_PORT}, user demo / demo). Ctrl-C stops both.\n`);
-
-/**
- * Every example flow on its own tab, all pointing at one server node for the simulator. Node ids
- * get a per-file prefix, and every property that names another node of the same file follows.
- */
-function demoFlows() {
-  const serverId = 'tvh-demo-server';
-  const flows = [{ id: serverId, type: 'tvheadend-server', name: 'Simulator', host: '127.0.0.1', port: SIM_PORT }];
-  const dir = join(root, 'examples');
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
-  for (const file of files) {
-    const prefix = file.replace(/\.json$/, '');
-    const nodes = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-    const ids = new Map();
-    for (const n of nodes) ids.set(n.id, n.type === 'tvheadend-server' ? serverId : `${prefix}-${n.id}`);
-    let tabId = nodes.find((n) => n.type === 'tab')?.id;
-    if (!tabId) {
-      tabId = `${prefix}-tab`;
-      flows.push({ id: tabId, type: 'tab', label: prefix });
-    } else {
-      tabId = ids.get(tabId);
-    }
-    const remap = (v) =>
-      typeof v === 'string' && ids.has(v) ? ids.get(v) : Array.isArray(v) ? v.map(remap) : v;
-    for (const n of nodes) {
-      if (n.type === 'tvheadend-server') continue;
-      const copy = {};
-      for (const [k, v] of Object.entries(n)) copy[k] = remap(v);
-      // Flow nodes have a position; config nodes (no x) stay global.
-      if (!copy.z && n.type !== 'tab' && 'x' in n) copy.z = tabId;
-      flows.push(copy);
-    }
-  }
-  return { flows, serverId };
-}
 
 /** A local MQTT broker so that the MQTT example works out of the box (Aedes, in this process). */
 async function startBroker(port) {
