@@ -14,6 +14,11 @@
  * found by a brief subscription to the bridge's own topic levels on every connect: whatever
  * retained topic it yields that the bridge does not publish once its state is complete is
  * deleted.
+ *
+ * A bridge given an `instanceId` also keeps a retained note of where it publishes (see
+ * registry.ts). When the note names another base topic or discovery prefix, the connect's
+ * read-back is followed by one of the old place, and what the bridge published there is
+ * cleared, so that a changed base topic leaves no dead device behind in Home Assistant.
  */
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
@@ -25,6 +30,21 @@ import { withTimeout } from '../htsp/util';
 import { brokerProblem, type BrokerProblem } from './broker-errors';
 import { CommandRunner, normaliseAllowList, type CommandReply } from './commands';
 import { DesiredState, type DesiredBuilders } from './desired';
+import {
+  encodePlace,
+  filterMatches,
+  filtersOverlap,
+  instanceIdProblem,
+  leftoverFilters,
+  leftovers,
+  parsePlace,
+  placeOf,
+  REGISTRY_FILTER,
+  registryInstanceOf,
+  registryTopic,
+  samePlace,
+  type BridgePlace,
+} from './registry';
 import type { Origin } from './discovery';
 import { diskSpaceOf, subscriptionsShape, subscriptionsState, type DiskSpace, type StatusView } from './state';
 import { topicProblem, Topics } from './topics';
@@ -102,6 +122,13 @@ export interface BridgeOptions {
   secrets?: () => string[];
   log?: Logger;
   timing?: BridgeTiming;
+  /**
+   * A stable identity of this bridge (the Node-RED node's id). With it the bridge notes where it
+   * publishes in the retained topic `tvheadend-bridge/<instanceId>` and, after the base topic or
+   * discovery prefix changed, clears what it had published at the old place. Without it nothing
+   * is noted or cleared.
+   */
+  instanceId?: string;
   /** @internal Replaces state builders (tests count what a flush rebuilds). */
   builders?: Partial<DesiredBuilders>;
 }
@@ -180,6 +207,18 @@ export class MqttBridge extends EventEmitter {
   /** Found by a read-back, waiting for the state to be complete before they are judged. */
   private staleCandidates = new Set<string>();
 
+  /** Where this bridge publishes, and the topic of its note; undefined without an instance id. */
+  private readonly place: BridgePlace | undefined;
+  private readonly noteTopic: string | undefined;
+  /** Instance id → note payload, collected during the read-back; undefined when none runs. */
+  private notesSeen: Map<string, string> | undefined;
+  /** The read-back of the place the note named; undefined when none runs. */
+  private oldReadback: { filters: string[]; seen: Set<string> } | undefined;
+  /** Old-place topics still to clear (a capped flush leaves some for the next). */
+  private readonly leftovers = new Set<string>();
+  /** The note to write once `leftovers` is empty: written last, so that an interrupted cleanup is found again. */
+  private noteDue: string | undefined;
+
   private disk: DiskSpace | undefined;
   private diskAttempted = false;
   private diskBusy = false;
@@ -195,10 +234,16 @@ export class MqttBridge extends EventEmitter {
     if (bad) throw new Error(`the base topic ${bad}`);
     const badPrefix = topicProblem(prefix);
     if (badPrefix) throw new Error(`the discovery prefix ${badPrefix}`);
+    if (opts.instanceId !== undefined) {
+      const badId = instanceIdProblem(opts.instanceId);
+      if (badId) throw new Error(`the instance id ${badId}`);
+    }
     if (!/^(mqtts?|wss?):\/\//i.test(opts.broker.url)) throw new Error('the broker URL must start with mqtt://, mqtts://, ws:// or wss://');
     this.opts = opts;
     this.session = opts.session;
     this.topics = new Topics(base, prefix);
+    this.place = opts.instanceId === undefined ? undefined : placeOf(this.topics, opts.discovery !== false);
+    this.noteTopic = opts.instanceId === undefined ? undefined : registryTopic(opts.instanceId);
     this.log = opts.log ?? (() => undefined);
     this.secrets = opts.secrets ?? (() => []);
     const tm = opts.timing ?? {};
@@ -376,6 +421,8 @@ export class MqttBridge extends EventEmitter {
       if (this.connected) this.log('warn', `lost the connection to the MQTT broker ${this.where()}`);
       this.connected = false;
       this.readback = undefined;
+      this.notesSeen = undefined;
+      this.oldReadback = undefined;
       // After a TLS failure the retries may fail differently (broker down): say so then.
       if (this.brokerState !== 'refused' || !this.refusedForGood()) this.setBroker('disconnected');
     });
@@ -461,23 +508,98 @@ export class MqttBridge extends EventEmitter {
     const filters = [`${b}/+`, `${b}/dvr/+`, `${b}/channel/+`, `${this.topics.prefix}/+/${this.topics.nodeId}/+/config`];
     const seen = new Set<string>();
     this.readback = seen;
+    // What an earlier connection found is found again: the note may have been written since.
+    this.oldReadback = undefined;
+    this.leftovers.clear();
+    this.noteDue = undefined;
+    const notes = new Map<string, string>();
+    if (this.noteTopic) {
+      filters.push(REGISTRY_FILTER);
+      this.notesSeen = notes;
+    }
     client.subscribe(filters, { qos: 0 }, (err) => {
       if (err || this.client !== client) return;
       setTimeout(() => {
         if (this.client !== client || this.readback !== seen) return;
         this.readback = undefined;
+        this.notesSeen = undefined;
         client.unsubscribe(filters, () => undefined);
         for (const t of seen) this.staleCandidates.add(t);
         this.readbackDone = true;
+        if (this.place && this.opts.instanceId !== undefined) this.afterNotes(client, this.place, this.opts.instanceId, notes);
+        this.scheduleFlush(0);
+      }, this.t.readbackMs).unref();
+    });
+  }
+
+  /**
+   * The notes are in: when this instance's names another place, read that place back; otherwise
+   * (first start, or nothing moved) only write the note if it says something else.
+   */
+  private afterNotes(client: MqttClient, place: BridgePlace, instanceId: string, notes: ReadonlyMap<string, string>): void {
+    const payload = encodePlace(place);
+    const raw = notes.get(instanceId);
+    const old = raw === undefined ? undefined : parsePlace(raw);
+    if (!old || samePlace(old, place)) {
+      if (raw !== payload) this.noteDue = payload;
+      return;
+    }
+    const others: BridgePlace[] = [];
+    for (const [id, p] of notes) {
+      const other = id === instanceId ? undefined : parsePlace(p);
+      if (other) others.push(other);
+    }
+    // A filter overlapping the command subscription could deliver a command twice, and
+    // unsubscribing an identical one would end the command subscription.
+    const filters = leftoverFilters(old, place).filter((f) => !filtersOverlap(f, this.topics.commandFilter));
+    const where = `${old.base} (discovery prefix ${old.prefix})`;
+    if (filters.length === 0) {
+      this.noteDue = payload;
+      return;
+    }
+    const run = { filters, seen: new Set<string>() };
+    this.oldReadback = run;
+    client.subscribe(filters, { qos: 0 }, (err) => {
+      if (this.client !== client || this.oldReadback !== run) return;
+      if (err) {
+        // The note still names the old place: the next connect tries again.
+        this.oldReadback = undefined;
+        this.log('warn', `MQTT: could not look for what was left under ${where}: ${this.scrub(err.message)}`);
+        return;
+      }
+      setTimeout(() => {
+        if (this.client !== client || this.oldReadback !== run) return;
+        this.oldReadback = undefined;
+        client.unsubscribe(filters, () => undefined);
+        const found = leftovers(old, run.seen, place, others);
+        for (const t of found.clear) this.leftovers.add(t);
+        if (found.clear.length) this.log('info', `MQTT: the bridge moved from ${where}; clearing the ${found.clear.length} retained topics it left there`);
+        if (found.othersUse.length) {
+          this.log('info', `MQTT: leaving ${found.othersUse.length} retained topics under ${where} alone: another bridge publishes there`);
+        }
+        this.noteDue = payload;
         this.scheduleFlush(0);
       }, this.t.readbackMs).unref();
     });
   }
 
   private onBrokerMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (this.readback && packet.retain && payload.length > 0 && this.topics.isOwned(topic)) {
-      this.readback.add(topic);
-      return;
+    if (packet.retain && payload.length > 0) {
+      const instance = registryInstanceOf(topic);
+      if (instance !== undefined) {
+        this.notesSeen?.set(instance, payload.toString());
+        // Never a stale candidate, even with the base topic `tvheadend-bridge`: it is another bridge's.
+        if (this.readback || this.notesSeen) return;
+      }
+      if (this.readback && instance === undefined && this.topics.isOwned(topic)) {
+        this.readback.add(topic);
+        return;
+      }
+      const old = this.oldReadback;
+      if (old && old.filters.some((f) => filterMatches(f, topic))) {
+        old.seen.add(topic);
+        return;
+      }
     }
     if (topic === this.topics.haStatus) {
       // A retained `online` is HA's old birth message: what the connect sends anyway covers it.
@@ -640,16 +762,32 @@ export class MqttBridge extends EventEmitter {
     }
     // Without a ready session `forceRequested` stays set: the states go out once it is back.
 
+    // The old place does not wait for the session: nothing there depends on its state.
+    for (const topic of this.leftovers) sends.push([topic, '']);
+    const note = this.noteTopic;
+    if (note !== undefined && this.noteDue !== undefined) sends.push([note, this.noteDue]);
+
     const batch = sends.slice(0, this.t.maxPerFlush);
     for (const [topic, payload] of batch) {
       client.publish(topic, payload, QOS1);
+      // Neither is a topic of the current place: `published` must not learn of them.
+      if (this.leftovers.delete(topic)) continue;
+      if (topic === note) {
+        this.noteDue = undefined;
+        continue;
+      }
       if (payload === '' && topic !== availTopic) this.published.delete(topic);
       else this.published.set(topic, payload);
       this.forced?.delete(topic);
       this.staleCandidates.delete(topic);
     }
     // Left for the next flush: the model offers them again.
-    model.requeue(sends.slice(batch.length).map(([topic]) => topic).filter((topic) => topic !== availTopic));
+    model.requeue(
+      sends
+        .slice(batch.length)
+        .map(([topic]) => topic)
+        .filter((topic) => topic !== availTopic && topic !== note && !this.leftovers.has(topic)),
+    );
     if (this.forced) {
       // A forced topic that went unsent and unpublished needs no send; keeping it would keep
       // every later flush on the full diff.

@@ -173,6 +173,31 @@ describe('tvheadend-mqtt node', () => {
     assert.ok(snap.has('closing/test/server'), 'the state stays for whoever looks later');
   });
 
+  it('notes where it publishes under its node id, and a redeploy with another base topic clears the old one', async () => {
+    const auth = { username: BROKER_USER, password: BROKER_PASSWORD };
+    const note = (w: Watcher): { base?: string; prefix?: string; nodeId?: string } => w.json('tvheadend-bridge/m-move') ?? {};
+    const w = await watch();
+    const flow = (baseTopic: string): FlowNode[] => [TAB, serverNode('s1', sim.port), mqttNode('m-move', broker.url, { baseTopic })];
+    await helper.load(nodes, flow('moving/before'), creds('m-move'));
+    await waitFor(() => w.value('homeassistant/binary_sensor/moving_before/recording/config') !== undefined, 'discovery at the first base');
+    await waitFor(() => note(w).base === 'moving/before', 'the note names the first base', 10_000);
+    assert.deepEqual(note(w), { v: 1, base: 'moving/before', prefix: 'homeassistant', nodeId: 'moving_before', discovery: true });
+    const old = await retainedSnapshot(broker.url, ['moving/before/#', 'homeassistant/+/moving_before/+/config'], 300, auth);
+    assert.ok(old.size > 10, `${old.size} topics at the first base`);
+
+    // Only the changed node restarts, as when the user edits it in the editor.
+    await helper.setFlows(flow('moving/after'), 'nodes', creds('m-move'));
+    await waitFor(() => note(w).base === 'moving/after', 'the note names the new base', 15_000);
+    await waitFor(() => [...old.keys()].every((t) => w.value(t) === ''), 'the first base cleared', 15_000);
+    const now = await retainedSnapshot(broker.url, ['moving/#', 'homeassistant/+/+/+/config'], 300, auth);
+    assert.ok(![...now.keys()].some((t) => t.startsWith('moving/before/') || t.includes('/moving_before/')), 'nothing left of the old device');
+    assert.equal(now.get('moving/after/status'), 'online');
+    assert.ok(now.has('homeassistant/binary_sensor/moving_after/recording/config'));
+
+    await helper.unload();
+    for (const t of [...now.keys(), 'tvheadend-bridge/m-move']) await w.client.publishAsync(t, '', { qos: 1, retain: true });
+  });
+
   it('shows a refused broker and does not retry with a wrong password', async () => {
     await helper.load(nodes, [TAB, serverNode('s1', sim.port), mqttNode('m1', broker.url, { baseTopic: 'refused/test' })], creds('m1', 'wrong-password'));
     const statuses = statusesOf('m1');

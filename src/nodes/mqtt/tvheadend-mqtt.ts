@@ -123,6 +123,9 @@ export = function register(RED: NodeAPI): void {
         allow: config.allow,
         origin,
         deviceName: `Tvheadend ${serverName}`,
+        // Stable across redeploys and restarts (as for the client id): the bridge finds its note of
+        // where it published before, and clears that place when the base topic or prefix changed.
+        instanceId: node.id,
         secrets,
         log: (level, text) => {
           const line = redact(text, secrets());
