@@ -8,7 +8,7 @@ import { HtspSession } from '../../src/htsp';
 import { TvheadendSimulator } from '../../src/sim';
 import { MqttBridge, discoveryProblems, type BridgeOptions, type BridgeSession } from '../../src/mqtt';
 import { brokerMatrix, findMosquitto, type TestBroker } from './brokers';
-import { retainedSnapshot, sleep, waitFor, Watcher } from './helpers';
+import { retainedSnapshot, simWithSession, sleep, stopBridgeTest, waitFor, Watcher } from './helpers';
 import { joinStatusPoll } from '../../src/nodes/events/status-poll';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '0.1.0', url: 'https://example.invalid/node-red-contrib-tvheadend' };
@@ -53,28 +53,12 @@ for (const entry of brokerMatrix()) {
     });
 
     beforeEach(async () => {
-      sim = new TvheadendSimulator({ port: 0, tickMs: 100 });
-      const where = await sim.start();
-      session = new HtspSession({
-        ...where,
-        username: 'demo',
-        password: 'demo',
-        pingIntervalMs: 0,
-        reconnect: { initialDelayMs: 100, maxDelayMs: 300, jitter: 0 },
-      });
-      session.on('error', () => undefined);
-      session.start();
-      await waitFor('session ready', () => session.state === 'ready');
+      ({ sim, session } = await simWithSession());
       base = `tvheadend/test${++counter}_${entry.name}`;
     });
 
     afterEach(async () => {
-      for (const b of bridges) await b.stop(1000);
-      bridges = [];
-      for (const w of watchers) await w.close();
-      watchers = [];
-      await session.stop();
-      await sim.stop();
+      await stopBridgeTest(bridges, watchers, session, sim);
     });
 
     function bridge(extra: Partial<BridgeOptions> = {}, brokerExtra: Partial<BridgeOptions['broker']> = {}): MqttBridge {

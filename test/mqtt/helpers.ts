@@ -1,5 +1,8 @@
 /** A watching MQTT client and small waiting helpers for the bridge tests. */
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { HtspSession } from '../../src/htsp';
+import { TvheadendSimulator } from '../../src/sim';
+import type { MqttBridge } from '../../src/mqtt';
 
 export interface Seen {
   payload: string;
@@ -81,4 +84,29 @@ export async function retainedSnapshot(url: string, filters: string[], settleMs 
   }
   await client.endAsync(true);
   return out;
+}
+
+/** A simulator (fast ticks) and a ready session to it, reconnecting quickly: one per bridge test. */
+export async function simWithSession(): Promise<{ sim: TvheadendSimulator; session: HtspSession }> {
+  const sim = new TvheadendSimulator({ port: 0, tickMs: 100 });
+  const where = await sim.start();
+  const session = new HtspSession({
+    ...where,
+    username: 'demo',
+    password: 'demo',
+    pingIntervalMs: 0,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 300, jitter: 0 },
+  });
+  session.on('error', () => undefined);
+  session.start();
+  await waitFor('session ready', () => session.state === 'ready');
+  return { sim, session };
+}
+
+/** Ends a bridge test: its bridges first (they publish offline), then watchers, session, simulator. */
+export async function stopBridgeTest(bridges: MqttBridge[], watchers: Watcher[], session: HtspSession, sim: TvheadendSimulator): Promise<void> {
+  for (const b of bridges.splice(0)) await b.stop(1000);
+  for (const w of watchers.splice(0)) await w.close();
+  await session.stop();
+  await sim.stop();
 }

@@ -22,7 +22,7 @@ import {
   type BridgePlace,
 } from '../../src/mqtt/registry';
 import { brokerMatrix, type TestBroker } from './brokers';
-import { retainedSnapshot, waitFor, Watcher } from './helpers';
+import { retainedSnapshot, simWithSession, stopBridgeTest, waitFor, Watcher } from './helpers';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '0.1.0', url: 'https://example.invalid/node-red-contrib-tvheadend' };
 const PREFIX = 'hamove';
@@ -169,29 +169,13 @@ for (const entry of brokerMatrix()) {
     });
 
     beforeEach(async () => {
-      sim = new TvheadendSimulator({ port: 0, tickMs: 100 });
-      const where = await sim.start();
-      session = new HtspSession({
-        ...where,
-        username: 'demo',
-        password: 'demo',
-        pingIntervalMs: 0,
-        reconnect: { initialDelayMs: 100, maxDelayMs: 300, jitter: 0 },
-      });
-      session.on('error', () => undefined);
-      session.start();
-      await waitFor('session ready', () => session.state === 'ready');
+      ({ sim, session } = await simWithSession());
       run = `mv${++counter}_${entry.name}`;
       litter = [];
     });
 
     afterEach(async () => {
-      for (const b of bridges) await b.stop(1000);
-      bridges = [];
-      for (const w of watchers) await w.close();
-      watchers = [];
-      await session.stop();
-      await sim.stop();
+      await stopBridgeTest(bridges, watchers, session, sim);
       if (litter.length) {
         const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
         for (const t of litter) await c.publishAsync(t, '', { qos: 1, retain: true });
