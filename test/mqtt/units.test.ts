@@ -28,29 +28,11 @@ import {
 } from '../../src/mqtt';
 import { AedesBroker } from './brokers';
 import { sleep, waitFor, Watcher } from './helpers';
+import { fakeSub, type FakeSub } from './state-fixtures';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '1.0.0', url: 'https://example.invalid' };
 
 /** A session double over a real cache, fed with HTSP messages. */
-/** A subscription as the session shows it; the tests change its fields as the server would. */
-type FakeSub = { -readonly [K in keyof BridgeSubscription]: BridgeSubscription[K] };
-
-function fakeSub(over: Partial<FakeSub> = {}): FakeSub {
-  return {
-    id: 1,
-    channelId: 1,
-    channelRef: 1,
-    state: 'running',
-    streams: [],
-    sourceInfo: undefined,
-    lastSignal: undefined,
-    lastQueue: undefined,
-    lastStatus: undefined,
-    options: {},
-    ...over,
-  };
-}
-
 function fakeSession(
   calls: Array<[string, HtsmsgMap | undefined]> = [],
 ): BridgeSession & { feed(msgs: HtsmsgMap[]): void; clock: number; subs: FakeSub[] } {
