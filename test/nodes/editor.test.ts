@@ -156,12 +156,19 @@ async function closeDialog(): Promise<void> {
   await page.waitForSelector('#node-dialog-cancel', { state: 'detached' });
 }
 
-/** The entries the completion popup shows after ↓ in `input`. */
+/** The entries the completion popup shows after ↓ in `input`; ↓ again if a busy browser missed it. */
 async function listed(input: string, screenshot?: string): Promise<string[]> {
-  await page.focus(input);
-  await page.keyboard.press('ArrowDown');
   const popup = page.locator('.red-ui-autoComplete-container:visible');
-  await popup.waitFor({ state: 'visible', timeout: 5000 });
+  for (let attempt = 1; ; attempt++) {
+    await page.focus(input);
+    await page.keyboard.press('ArrowDown');
+    try {
+      await popup.waitFor({ state: 'visible', timeout: 5000 });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   const texts = await popup.locator('li').allTextContents();
   if (screenshot) await page.screenshot({ path: join(shots, screenshot) });
   await hidePopup(input);
