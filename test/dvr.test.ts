@@ -412,7 +412,7 @@ describe('record now and stop what runs, against the simulator', () => {
       ['getEvents', 'addDvrEntry'],
     );
     assert.equal(requests[0].message.channelId, ch.id);
-    assert.equal(requests[0].message.numFollowing, 1);
+    assert.equal(requests[0].message.numFollowing, 3);
 
     // Nothing runs on a channel whose current programme is gone: the server starts at the next one.
     const other = sim.channels[5];

@@ -34,3 +34,8 @@ test('flow nodes use the same mapping, with the message kept and secrets removed
     assert.ok(!n.message.includes('s3cret'));
   }
 });
+
+test('an HtspError with a code from outside the union reads as server', () => {
+  const foreign = Object.assign(new HtspError('server', 'x'), { code: 'weird' as never });
+  assert.equal(callerErrorCode(foreign), 'server');
+});

@@ -12,6 +12,7 @@ import type { CacheId, CacheObjects, ChangeEvent, ChangeEventOf, MetadataCache }
 import type { HtsmsgMap } from './codec';
 import { withChangeWatch, type ChangeSource, type ChangeWatch } from './change-watch';
 import { HtspError } from './errors';
+import { pickNowNext } from './epg-source';
 import type {
   AccessRights,
   AddAutorecEntryRequest,
@@ -378,10 +379,9 @@ export async function recordEvent(session: DvrSession, event: number | EpgEvent,
 export async function runningEvent(session: DvrSession, channelId: number, opts: DvrWaitOptions = {}): Promise<EpgEvent | undefined> {
   const cached = session.nowNext(channelId).now;
   if (cached) return cached;
-  const reply = await call(session, 'getEvents', { channelId, numFollowing: 1 }, opts);
-  const first = Array.isArray(reply.events) ? reply.events[0] : undefined;
-  const at = session.serverNow();
-  return first && first.start <= at && first.stop > at ? first : undefined;
+  // Three events, as the EPG source asks: the first may have ended between the server's clock and ours.
+  const reply = await call(session, 'getEvents', { channelId, numFollowing: 3 }, opts);
+  return pickNowNext(Array.isArray(reply.events) ? reply.events : [], session.serverNow()).now;
 }
 
 function channelFor(session: DvrSession, ref: number | string | Channel): Channel {
@@ -467,6 +467,7 @@ export function deleteRecording(session: DvrSession, id: number, opts: DvrWaitOp
  * Stops running recordings: the one with `id`, those on `channel`, or, with neither, all of them
  * (what a "stop recording" button means). Each is stopped on its own, so that one the server
  * refuses does not leave the others recording; only when every one fails does this reject.
+ * Results keep the order of the entries in the cache.
  */
 export async function stopRunning(session: DvrSession, which: RunningSelection = {}, opts: DvrWaitOptions = {}): Promise<StopRunningResult> {
   requireDvrRights(session);
@@ -479,15 +480,14 @@ export async function stopRunning(session: DvrSession, which: RunningSelection =
     const ch = channelFor(session, which.channel);
     running = running.filter((e) => e.channel === ch.channelId);
   }
+  // All at once: each waits for its own push, and none should go on recording while another waits.
+  const outcomes = await Promise.allSettled(running.map((e) => changeEntry(session, 'stopDvrEntry', e.id, opts)));
   const result: StopRunningResult = { stopped: [], failed: [] };
-  for (const e of running) {
-    try {
-      const r = await changeEntry(session, 'stopDvrEntry', e.id, opts);
-      result.stopped.push({ ...r, entry: r.entry ?? e });
-    } catch (error) {
-      result.failed.push({ id: e.id, entry: e, error });
-    }
-  }
+  outcomes.forEach((o, i) => {
+    const e = running[i];
+    if (o.status === 'fulfilled') result.stopped.push({ ...o.value, entry: o.value.entry ?? e });
+    else result.failed.push({ id: e.id, entry: e, error: o.reason });
+  });
   const { failed } = result;
   if (result.stopped.length === 0 && failed.length > 0) {
     throw new HtspError('server', `could not stop ${failed.length === 1 ? 'the recording' : `${failed.length} recordings`}`, {

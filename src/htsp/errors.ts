@@ -68,5 +68,7 @@ export function callerErrorCode(err: unknown): CallerErrorCode {
     case 'bad-input':
     case 'server':
       return err.code;
+    default:
+      return 'server'; // a code from outside the union (an error built elsewhere and cast)
   }
 }

@@ -6,6 +6,7 @@ import { DEFAULT_USERS, type SimDvrEntry, type SimEvent, type SimOptions, type T
 import type { HtsmsgMap } from '../../src/htsp';
 import serverModule from '../../src/nodes/server/tvheadend-server';
 import dvrModule from '../../src/nodes/dvr/tvheadend-dvr';
+import { parseDays } from '../../src/nodes/dvr/actions';
 import type { NodeStatus } from 'node-red';
 import { SERVER, UNDER_TEST, USER, failure, helper, load, ready, result, serverOf, singleNodeFlow, startSim, waitFor } from './helpers';
 
@@ -401,7 +402,7 @@ test('record now with EPG sync off: the node asks the server what is on', async 
   assert.equal(sim.getDvrEntry(payload.id)?.eventId, running.id);
   assert.deepEqual(
     asked.map((m) => [m.channelId, m.numFollowing]),
-    [[ch.id, 1]],
+    [[ch.id, 3]],
   );
 });
 
@@ -565,4 +566,15 @@ test('an unknown saved action shows a red ring and refuses every message with co
   assert.ok(err.statuses.some((s) => s.fill === 'red'), 'a red ring');
   assert.equal(sim.dvrEntries.length, entries, 'nothing was recorded');
   assert.equal(shown().every((s) => s.fill === 'red'), true, 'never shown as connected');
+});
+
+test('days of the week: a lone number is the mask, numbers in a list are days', () => {
+  assert.equal(parseDays(6, 'd'), 0b0000110, 'Tuesday and Wednesday');
+  assert.equal(parseDays('6', 'd'), 0b0000110);
+  assert.equal(parseDays([6, 7], 'd'), 0b1100000, 'Saturday and Sunday');
+  assert.equal(parseDays('6,7', 'd'), 0b1100000);
+  assert.equal(parseDays('mon, 3 fri', 'd'), 0b0010101);
+  assert.equal(parseDays('weekdays', 'd'), 0b0011111);
+  assert.throws(() => parseDays('8,9', 'd'), /not a day/);
+  assert.throws(() => parseDays(128, 'd'), /bit 0 = Monday/);
 });

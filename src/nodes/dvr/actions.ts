@@ -231,6 +231,8 @@ const DAY_GROUPS: Readonly<Record<string, number>> = { weekdays: 0x1f, weekend: 
 function dayBit(token: unknown, field: string): number {
   if (typeof token === 'number' && Number.isInteger(token) && token >= 1 && token <= 7) return 1 << (token - 1);
   const word = typeof token === 'string' ? token.trim().toLowerCase() : '';
+  // In a list ("6,7", ["6", 7]) a digit is a day; only a lone number is the mask (see parseDays).
+  if (/^[1-7]$/.test(word)) return 1 << (Number(word) - 1);
   if (Object.hasOwn(DAY_GROUPS, word)) return DAY_GROUPS[word];
   const i = word.length >= 2 ? DAY_NAMES.findIndex((d) => d.startsWith(word)) : -1;
   if (i < 0) throw badInput(`${field}: ${describe(token)} is not a day (mon … sun, 1 = Monday … 7 = Sunday, weekdays, weekend, daily)`);
@@ -239,8 +241,8 @@ function dayBit(token: unknown, field: string): number {
 
 /**
  * Days of the week as Tvheadend's bit mask (bit 0 = Monday … bit 6 = Sunday). Accepts the mask
- * itself, or day names, numbers (1 = Monday) and the groups weekdays / weekend / daily, as a
- * list or comma-separated text.
+ * itself (a lone number: 6 = Tuesday and Wednesday), or day names, day numbers (1 = Monday) and
+ * the groups weekdays / weekend / daily, as a list or comma-separated text ("6,7" = the weekend).
  */
 export function parseDays(value: unknown, field: string): number {
   if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+\s*$/.test(value))) return integer(value, `${field} (bit 0 = Monday … bit 6 = Sunday)`, 0, 0x7f);

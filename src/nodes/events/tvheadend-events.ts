@@ -226,8 +226,9 @@ export = function register(RED: NodeAPI): void {
       const remembered = firedReminders.get(memoryKey);
       if (remembered) return remembered;
       try {
-        const v: unknown = node.context().get(FIRED_REMINDERS_KEY);
-        return Array.isArray(v) ? (v as Array<[string, number]>) : [];
+        // Event ids are per server: a note from another server (the node re-pointed) is no use.
+        const v = node.context().get(FIRED_REMINDERS_KEY) as { server?: unknown; fired?: unknown } | undefined;
+        return v && v.server === (def.server ?? '') && Array.isArray(v.fired) ? (v.fired as Array<[string, number]>) : [];
       } catch {
         return []; // a store that only answers asynchronously
       }
@@ -235,17 +236,22 @@ export = function register(RED: NodeAPI): void {
     function saveFiredReminders(list: Array<[string, number]>): void {
       firedReminders.set(memoryKey, list);
       try {
-        node.context().set(FIRED_REMINDERS_KEY, list);
+        node.context().set(FIRED_REMINDERS_KEY, { server: def.server ?? '', fired: list });
       } catch {
         // An asynchronous-only store: the runtime's copy above still covers redeploys.
       }
     }
 
     let automationsTimer: NodeJS.Timeout | undefined;
-    const heldAutomationMessages: ChangeMessage[] = [];
-    const emitAutomation = (m: ChangeMessage): void => {
-      if (automationsTimer) heldAutomationMessages.push(m);
-      else emit(m);
+    /** Held until the deploy is done; `sent` runs once the message has really gone out. */
+    const heldAutomationMessages: Array<{ m: ChangeMessage; sent?: () => void }> = [];
+    const emitAutomation = (m: ChangeMessage, sent?: () => void): void => {
+      if (automationsTimer) {
+        heldAutomationMessages.push({ m, ...(sent ? { sent } : {}) });
+      } else {
+        emit(m);
+        sent?.();
+      }
     };
     if (auto.size > 0) {
       const a = new AutomationEvents(session, {
@@ -279,10 +285,9 @@ export = function register(RED: NodeAPI): void {
       }
       if (auto.has('reminder')) {
         // The rule already holds the channel and title filters.
-        a.on('reminder', (ev) => {
-          saveFiredReminders(a.firedReminders());
-          emitAutomation(reminderMessage(ev));
-        });
+        // Remembered as fired once sent: a reminder held at a deploy and dropped by a quick
+        // redeploy must come from the next instance.
+        a.on('reminder', (ev) => emitAutomation(reminderMessage(ev), () => saveFiredReminders(a.firedReminders())));
       }
       automations = a;
       a.start();
@@ -290,8 +295,10 @@ export = function register(RED: NodeAPI): void {
       // nodes it is wired to; listening starts now, so that no change in between is missed.
       automationsTimer = setTimeout(() => {
         automationsTimer = undefined;
-        const held = heldAutomationMessages.splice(0);
-        for (const m of held) emit(m);
+        for (const { m, sent } of heldAutomationMessages.splice(0)) {
+          emit(m);
+          sent?.();
+        }
       }, START_DELAY_MS);
     }
 
