@@ -464,7 +464,9 @@ describe('changes and time rules, against the simulator', () => {
     const made = await addTimer(sess, { channelId: sim.channels[1].id, start, stop: start + 1800, title: 'Before' });
     assert.ok(made.entry);
     const requests = record(t, sim);
-    const r = await updateRecording(sess, made.id, { title: 'After', stopExtra: 10, priority: 1, comment: 'edited', stop: start + 3600, subtitle: made.entry.subtitle });
+    // `start` is given with the value it already has: it must be left out of the request.
+    assert.equal(made.entry.start, start, 'premise: the entry starts where asked');
+    const r = await updateRecording(sess, made.id, { title: 'After', stopExtra: 10, priority: 1, comment: 'edited', start, stop: start + 3600 });
     assert.equal(r.removed, false);
     assert.equal(r.entry?.title, 'After');
     assert.equal(r.entry?.stopExtra, 10);
@@ -477,8 +479,8 @@ describe('changes and time rules, against the simulator', () => {
     assert.equal(sent?.stopExtra, 10);
     const wire = requests.filter((x) => x.method === 'updateDvrEntry').map((x) => x.message);
     assert.equal(wire.length, 1);
-    assert.equal('subtitle' in wire[0], false, 'a field that keeps its value is left out');
-    assert.equal('start' in wire[0], false);
+    assert.equal('start' in wire[0], false, 'a field that keeps its value is left out');
+    assert.equal(wire[0].stop, start + 3600, 'a changed one is sent');
 
     // The same again changes nothing: no request, and no wait.
     const t0 = Date.now();

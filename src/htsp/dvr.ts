@@ -676,15 +676,30 @@ function ruleChannel(given: number | undefined, before: { channel?: number } | u
   throw badInput(`${what} is not in this session's data: give its channel with the change, as Tvheadend would otherwise reset it to any channel`);
 }
 
+/** The rule field an update request field shows up in, where the names differ. */
+const RULE_FIELD_OF: Readonly<Record<string, string>> = {
+  minduration: 'minDuration',
+  maxduration: 'maxDuration',
+  channelId: 'channel',
+  configName: 'configId',
+};
+
 /**
- * The rule fields a change will alter, as they are named in the rule: waiting for those (rather
- * than any change of the rule) keeps an unrelated push from ending the wait early.
+ * The rule fields an update request will alter, as they are named in the rule: waiting for those
+ * (rather than any change of the rule) keeps an unrelated push from ending the wait early. A
+ * configuration is asked for by name but shown by uuid, so a given one is always waited for.
  */
-function changedRuleFields(before: object | undefined, asRule: Record<string, unknown>): Set<string> {
+function expectedRuleFields(before: object | undefined, request: object): Set<string> {
   const out = new Set<string>();
   if (!before) return out;
   const current = before as Record<string, unknown>;
-  for (const [k, v] of Object.entries(asRule)) if (v !== undefined && current[k] !== v) out.add(k);
+  for (const [k, v] of Object.entries(request)) {
+    if (k === 'id' || v === undefined) continue;
+    const field = RULE_FIELD_OF[k] ?? k;
+    // -1 is "any channel", which the rule shows as no channel at all.
+    const now = field === 'channel' ? (current.channel ?? -1) : current[field];
+    if (k === 'configName' || now !== v) out.add(field);
+  }
   return out;
 }
 
@@ -749,26 +764,7 @@ export async function updateAutorec(session: DvrSession, id: string, changes: Au
   if (minDuration && maxDuration && maxDuration < minDuration) throw badInput(`an autorec rule's maxDuration must not be less than its minDuration`);
   const request: UpdateAutorecEntryRequest = { id, channelId, ...autorecFields(changes) };
   if (changes.title !== undefined) request.title = changes.title;
-  const expected = changedRuleFields(before, {
-    title: changes.title,
-    name: changes.name,
-    fulltext: request.fulltext,
-    enabled: request.enabled,
-    minDuration: changes.minDuration,
-    maxDuration: changes.maxDuration,
-    daysOfWeek: changes.daysOfWeek,
-    dupDetect: changes.dupDetect,
-    maxCount: changes.maxCount,
-    directory: changes.directory,
-    priority: changes.priority,
-    startExtra: changes.startExtra,
-    stopExtra: changes.stopExtra,
-    retention: changes.retention,
-    removal: changes.removal,
-    comment: changes.comment,
-    channel: channelId === -1 ? undefined : channelId,
-  });
-  if (before && (before.channel ?? -1) !== channelId) expected.add('channel');
+  const expected = expectedRuleFields(before, request);
   return updateRule(session, 'autorecEntry', id, 'updateAutorecEntry', () => call(session, 'updateAutorecEntry', request, opts), expected, opts);
 }
 
@@ -844,20 +840,7 @@ export async function updateTimerec(session: DvrSession, id: string, changes: Ti
   if (changes.daysOfWeek === 0) throw badInput('a time rule needs at least one day of the week');
   const request: UpdateTimerecEntryRequest = { id, channelId, ...timerecFields(changes) };
   if (changes.title !== undefined) request.title = changes.title;
-  const expected = changedRuleFields(before, {
-    title: changes.title,
-    name: changes.name,
-    enabled: request.enabled,
-    start: changes.start,
-    stop: changes.stop,
-    daysOfWeek: changes.daysOfWeek,
-    directory: changes.directory,
-    priority: changes.priority,
-    retention: changes.retention,
-    removal: changes.removal,
-    comment: changes.comment,
-    channel: channelId,
-  });
+  const expected = expectedRuleFields(before, request);
   return updateRule(session, 'timerecEntry', id, 'updateTimerecEntry', () => call(session, 'updateTimerecEntry', request, opts), expected, opts);
 }
 
