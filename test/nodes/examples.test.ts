@@ -76,6 +76,17 @@ function debugNodesFrom(start: DemoFlowNode): Set<string> {
   return found;
 }
 
+/**
+ * What the press must bring where its debug node also gets messages of its own (a running
+ * subscription's status, live changes): the stop of an unsubscribe, the marked snapshot.
+ */
+function expectedFrom(inject: DemoFlowNode): RegExp | undefined {
+  const payload = String(inject.payload ?? '');
+  if (/unsubscribe/.test(payload)) return /"topic":"stop"/;
+  if (/snapshot/.test(payload)) return /"initial":true/;
+  return undefined;
+}
+
 test('the demo deploys every example, one tab each, with no node left unconfigured', () => {
   const tabs = flows.filter((n) => n.type === 'tab');
   assert.ok(tabs.length >= 6, `${tabs.length} tabs`);
@@ -94,7 +105,12 @@ test('each inject of each example brings a message to its debug node, without an
     const from = debug.length;
     const res = await fetch(`http://127.0.0.1:${red.port}/inject/${inject.id}`, { method: 'POST' });
     assert.equal(res.status, 200, what);
-    await until(() => debug.slice(from).some((m) => targets.has(m.id)), `a debug message after "${what}"`, 10_000);
+    const shape = expectedFrom(inject);
+    await until(
+      () => debug.slice(from).some((m) => targets.has(m.id) && (!shape || shape.test(m.msg ?? ''))),
+      `a debug message after "${what}"${shape ? ` matching ${String(shape)}` : ''}`,
+      10_000,
+    );
   }
   // A caught error (msg.error with its source), a refused MQTT command, or an error shown as such;
   // a DVR entry's own `error` field ("Aborted by user") is data, not a failure.
