@@ -376,7 +376,7 @@ export async function recordEvent(session: DvrSession, event: number | EpgEvent,
  * off, or a gap in what was synced), from the server. `getEvents` from a channel starts at its
  * current programme, or at the next one when nothing runs.
  */
-export async function runningEvent(session: DvrSession, channelId: number, opts: DvrWaitOptions = {}): Promise<EpgEvent | undefined> {
+async function runningEvent(session: DvrSession, channelId: number, opts: DvrWaitOptions = {}): Promise<EpgEvent | undefined> {
   const cached = session.nowNext(channelId).now;
   if (cached) return cached;
   // Three events, as the EPG source asks: the first may have ended between the server's clock and ours.

@@ -8,7 +8,6 @@ import {
   addAutorec as addAutorecRule,
   addTimer,
   addTimerec as addTimerecRule,
-  callerErrorCode,
   cancelRecording,
   deleteAutorec as deleteAutorecRule,
   deleteRecording,
@@ -23,7 +22,6 @@ import {
   updateAutorec as updateAutorecRule,
   updateRecording,
   type AutorecChanges,
-  type CallerErrorCode,
   type AutorecEntry,
   type AutorecOptions,
   type AutorecResult,
@@ -121,8 +119,8 @@ export type DvrResult =
 export interface FailedStop {
   id: number;
   title: string | null;
-  code: CallerErrorCode;
-  message: string;
+  /** What the server or the library said; the node turns it into `code` and a scrubbed `message`. */
+  error: unknown;
 }
 
 /** What an action puts into the message: `payload`, and for a partly failed stop `failed`. */
@@ -375,13 +373,7 @@ async function stop(ctx: DvrContext, p: Params): Promise<DvrOutput> {
   const r = await stopRunning(session, channel ? { channel } : {}, { waitMs: ctx.waitMs });
   const payload = r.stopped.map((s) => entryResult(session, s.entry));
   if (r.failed.length === 0) return { payload };
-  const failed = r.failed.map((f) => ({
-    id: f.id,
-    title: f.entry.title ?? null,
-    code: callerErrorCode(f.error),
-    message: f.error instanceof Error ? f.error.message : String(f.error),
-  }));
-  return { payload, failed };
+  return { payload, failed: r.failed.map((f) => ({ id: f.id, title: f.entry.title ?? null, error: f.error })) };
 }
 
 function list(ctx: DvrContext, p: Params, defaults: DvrDefaults): FriendlyDvrEntry[] {
@@ -462,10 +454,7 @@ async function addTimerec(ctx: DvrContext, p: Params, defaults: DvrDefaults): Pr
   if (!title) throw badInput('a time rule needs a title in msg.payload.title (it names the recordings; %F and %R add the date and time)');
   // Tvheadend's time rules have no padding; silently dropping it would surprise.
   if (p.startExtra !== undefined || p.stopExtra !== undefined) throw badInput('a time rule has no padding: leave out startExtra and stopExtra, or widen start and stop');
-  const { startExtra: _startExtra, stopExtra: _stopExtra, ...options } = commonOptions(p, defaults.configName);
-  void _startExtra;
-  void _stopExtra;
-  const rule: TimerecOptions = { ...options, channelId: ch.channelId, start, stop, title, waitMs: ctx.waitMs };
+  const rule: TimerecOptions = { ...commonOptions(p, defaults.configName), channelId: ch.channelId, start, stop, title, waitMs: ctx.waitMs };
   if (p.name !== undefined) rule.name = text(p.name, 'msg.payload.name');
   if (p.enabled !== undefined) rule.enabled = parseBoolean(p.enabled, 'msg.payload.enabled');
   if (p.directory !== undefined) rule.directory = text(p.directory, 'msg.payload.directory');

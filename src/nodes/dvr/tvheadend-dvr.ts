@@ -3,7 +3,7 @@
  * recordings, lists them by status, and manages autorec and timerec rules — one action per message.
  */
 import { epgSource, type EpgSource } from '../../htsp';
-import { badInput, evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, redact, requireLink, whenReady } from '../shared';
+import { badInput, evaluateProperty, isPlainObject, linkServer, onInput, readyTimeoutMs, requireLink, toNodeError, whenReady } from '../shared';
 import type { Node, NodeAPI, NodeStatus } from '../shared';
 import { ACTIONS, CHANGE_WAIT_MS, messageParams, parseAction, runAction } from './actions';
 import { DVR_TYPE, dvrSettings, type DvrNodeDef } from './settings';
@@ -50,8 +50,13 @@ export = function register(RED: NodeAPI): void {
         );
         msg.payload = out.payload;
         // Only a stop of several recordings can half succeed; the stopped ones are in the payload.
-        // The texts are the server's, as in an error, and get the same scrubbing.
-        if (out.failed) msg.failed = out.failed.map((f) => ({ ...f, message: redact(f.message, server.secrets()) }));
+        // Described as an error would be for a Catch node: the same code and scrubbed text.
+        if (out.failed) {
+          msg.failed = out.failed.map(({ error, ...f }) => {
+            const e = toNodeError(error, server.secrets());
+            return { ...f, code: e.code, message: e.message };
+          });
+        }
         send(msg);
       },
       { link },

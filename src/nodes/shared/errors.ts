@@ -5,7 +5,7 @@
  * properties; a `code` set here therefore reaches the flow. Everything that could carry a
  * secret (the protocol error's `reply`, `cause`, stack of a foreign error) is left behind.
  */
-import { HtspError, CALLER_ERROR_CODES, callerErrorCode, type CallerErrorCode } from '../../htsp/errors';
+import { HtspError, callerErrorCode, type CallerErrorCode } from '../../htsp/errors';
 import { HtsmsgError } from '../../htsp/codec';
 import { redact } from '../../htsp/redact';
 
@@ -15,7 +15,6 @@ export { redact };
 /** The codes a flow can branch on. */
 export type NodeErrorCode = CallerErrorCode;
 
-export const NODE_ERROR_CODES: readonly NodeErrorCode[] = CALLER_ERROR_CODES;
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
