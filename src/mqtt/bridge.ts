@@ -33,13 +33,15 @@ import { DesiredState, type DesiredBuilders } from './desired';
 import {
   encodePlace,
   filterMatches,
-  filtersOverlap,
   instanceIdProblem,
   leftoverFilters,
   leftovers,
+  notedPlaces,
   parsePlace,
   placeOf,
+  readbackFilters,
   REGISTRY_FILTER,
+  REGISTRY_ROOT,
   registryInstanceOf,
   registryTopic,
   samePlace,
@@ -164,6 +166,31 @@ const CONNACK_RETRY_MS = 15_000;
 const TLS_RETRY_MS = 60_000;
 
 const QOS1: IClientPublishOptions = { qos: 1, retain: true };
+/** The old place's read-back lasts at most this many `readbackMs` (see `armOldReadback`). */
+const OLD_READBACK_CAP = 5;
+
+/** The read-back of the place a note named. */
+interface OldReadback {
+  client: MqttClient;
+  old: BridgePlace;
+  place: BridgePlace;
+  /** The note naming `place`, written once the old place is cleared. */
+  payload: string;
+  /** The old place, for log lines. */
+  where: string;
+  filters: string[];
+  /** Whether `filters` cover the whole old place (see `leftoverFilters`). */
+  complete: boolean;
+  seen: Set<string>;
+  /** `<old base>/status`; undefined when the base did not move (it is this bridge's own). */
+  status: string | undefined;
+  /** Whether `status` said `online` during the read-back. */
+  online: boolean;
+  startedAt: number;
+  /** When the last retained message of the old place came. */
+  lastAt: number;
+  timer: NodeJS.Timeout | undefined;
+}
 
 export class MqttBridge extends EventEmitter {
   readonly topics: Topics;
@@ -210,10 +237,14 @@ export class MqttBridge extends EventEmitter {
   /** Where this bridge publishes, and the topic of its note; undefined without an instance id. */
   private readonly place: BridgePlace | undefined;
   private readonly noteTopic: string | undefined;
-  /** Instance id → note payload, collected during the read-back; undefined when none runs. */
-  private notesSeen: Map<string, string> | undefined;
+  /** Instance id → note payload, followed from the read-back until a move is judged; undefined otherwise. */
+  private notes: Map<string, string> | undefined;
   /** The read-back of the place the note named; undefined when none runs. */
-  private oldReadback: { filters: string[]; seen: Set<string> } | undefined;
+  private oldReadback: OldReadback | undefined;
+  /** The broker refused the note on this connection (an ACL): it is not tried again until the next. */
+  private noteRefused = false;
+  /** Clear the note when stopping (see `forget`). */
+  private forgetting = false;
   /** Old-place topics still to clear (a capped flush leaves some for the next). */
   private readonly leftovers = new Set<string>();
   /** The note to write once `leftovers` is empty: written last, so that an interrupted cleanup is found again. */
@@ -353,6 +384,9 @@ export class MqttBridge extends EventEmitter {
       this.connected = false;
       await withTimeout(
         (async () => {
+          if (wasConnected && this.forgetting && this.noteTopic !== undefined && !this.noteRefused) {
+            await client.publishAsync(this.noteTopic, '', QOS1).catch(() => undefined);
+          }
           if (wasConnected) await client.publishAsync(this.topics.availability, 'offline', QOS1).catch(() => undefined);
           await client.endAsync();
         })(),
@@ -363,6 +397,15 @@ export class MqttBridge extends EventEmitter {
       client.on('error', () => undefined);
     }
     this.setBroker('stopped');
+  }
+
+  /**
+   * Clears this bridge's note when it stops: the node was deleted. A note outlives its bridge,
+   * and the place it names would be shielded from every other bridge's cleanup for ever.
+   */
+  forget(): void {
+    this.forgetting = true;
+    this.noteDue = undefined;
   }
 
   /** Sends discovery and state again, as after HA's birth message. */
@@ -421,8 +464,8 @@ export class MqttBridge extends EventEmitter {
       if (this.connected) this.log('warn', `lost the connection to the MQTT broker ${this.where()}`);
       this.connected = false;
       this.readback = undefined;
-      this.notesSeen = undefined;
-      this.oldReadback = undefined;
+      this.notes = undefined;
+      this.endOldReadback();
       // After a TLS failure the retries may fail differently (broker down): say so then.
       if (this.brokerState !== 'refused' || !this.refusedForGood()) this.setBroker('disconnected');
     });
@@ -499,105 +542,194 @@ export class MqttBridge extends EventEmitter {
   }
 
   /**
-   * Collects the retained topics under the bridge's levels. The filters name the levels the
-   * bridge publishes (not `<base>/#`), so that the read-back never overlaps the command
-   * subscription: an overlapping one could deliver a command twice.
+   * Collects the retained topics under the bridge's levels (see `readbackFilters`) and, with an
+   * instance id, the bridges' notes.
    */
   private startReadback(client: MqttClient): void {
-    const b = this.topics.base;
-    const filters = [`${b}/+`, `${b}/dvr/+`, `${b}/channel/+`, `${this.topics.prefix}/+/${this.topics.nodeId}/+/config`];
+    const filters = readbackFilters(this.topics);
     const seen = new Set<string>();
     this.readback = seen;
     // What an earlier connection found is found again: the note may have been written since.
-    this.oldReadback = undefined;
+    this.endOldReadback();
     this.leftovers.clear();
     this.noteDue = undefined;
-    const notes = new Map<string, string>();
+    this.noteRefused = false;
+    this.notes = undefined;
     if (this.noteTopic) {
-      filters.push(REGISTRY_FILTER);
-      this.notesSeen = notes;
+      // With the base topic `tvheadend-bridge` one of the filters is this one: subscribe it once.
+      if (!filters.includes(REGISTRY_FILTER)) filters.push(REGISTRY_FILTER);
+      this.notes = new Map<string, string>();
     }
     client.subscribe(filters, { qos: 0 }, (err) => {
       if (err || this.client !== client) return;
       setTimeout(() => {
         if (this.client !== client || this.readback !== seen) return;
         this.readback = undefined;
-        this.notesSeen = undefined;
-        client.unsubscribe(filters, () => undefined);
+        // The notes stay subscribed while a move is judged: a bridge writes its note only after
+        // its own read-back, so one that started with this one is known only later.
+        const keep = this.noteTopic !== undefined;
+        client.unsubscribe(
+          filters.filter((f) => !keep || f !== REGISTRY_FILTER),
+          () => undefined,
+        );
         for (const t of seen) this.staleCandidates.add(t);
         this.readbackDone = true;
-        if (this.place && this.opts.instanceId !== undefined) this.afterNotes(client, this.place, this.opts.instanceId, notes);
+        if (this.place && this.opts.instanceId !== undefined) this.afterNotes(client, this.place, this.opts.instanceId);
         this.scheduleFlush(0);
       }, this.t.readbackMs).unref();
     });
+  }
+
+  /** Stops following the notes. */
+  private dropNotes(client: MqttClient): void {
+    if (!this.notes) return;
+    this.notes = undefined;
+    client.unsubscribe(REGISTRY_FILTER, () => undefined);
   }
 
   /**
    * The notes are in: when this instance's names another place, read that place back; otherwise
    * (first start, or nothing moved) only write the note if it says something else.
    */
-  private afterNotes(client: MqttClient, place: BridgePlace, instanceId: string, notes: ReadonlyMap<string, string>): void {
+  private afterNotes(client: MqttClient, place: BridgePlace, instanceId: string): void {
     const payload = encodePlace(place);
-    const raw = notes.get(instanceId);
+    const raw = this.notes?.get(instanceId);
     const old = raw === undefined ? undefined : parsePlace(raw);
     if (!old || samePlace(old, place)) {
+      this.dropNotes(client);
       if (raw !== payload) this.noteDue = payload;
       return;
     }
-    const others: BridgePlace[] = [];
-    for (const [id, p] of notes) {
-      const other = id === instanceId ? undefined : parsePlace(p);
-      if (other) others.push(other);
-    }
-    // A filter overlapping the command subscription could deliver a command twice, and
-    // unsubscribing an identical one would end the command subscription.
-    const filters = leftoverFilters(old, place).filter((f) => !filtersOverlap(f, this.topics.commandFilter));
+    const { filters, complete } = leftoverFilters(old, place);
     const where = `${old.base} (discovery prefix ${old.prefix})`;
     if (filters.length === 0) {
-      this.noteDue = payload;
+      this.dropNotes(client);
+      this.oldPlaceIncomplete(where, complete);
+      if (complete) this.noteDue = payload;
       return;
     }
-    const run = { filters, seen: new Set<string>() };
+    const run: OldReadback = {
+      client,
+      old,
+      place,
+      payload,
+      where,
+      filters,
+      complete,
+      seen: new Set<string>(),
+      status: old.base === place.base ? undefined : `${old.base}/status`,
+      online: false,
+      startedAt: 0,
+      lastAt: 0,
+      timer: undefined,
+    };
     this.oldReadback = run;
-    client.subscribe(filters, { qos: 0 }, (err) => {
+    // Unsubscribing the old filters must not end the notes' subscription when one is the same.
+    const subscribed = filters.filter((f) => f !== REGISTRY_FILTER);
+    client.subscribe(subscribed, { qos: 0 }, (err) => {
       if (this.client !== client || this.oldReadback !== run) return;
       if (err) {
         // The note still names the old place: the next connect tries again.
         this.oldReadback = undefined;
+        this.dropNotes(client);
         this.log('warn', `MQTT: could not look for what was left under ${where}: ${this.scrub(err.message)}`);
         return;
       }
-      setTimeout(() => {
-        if (this.client !== client || this.oldReadback !== run) return;
-        this.oldReadback = undefined;
-        client.unsubscribe(filters, () => undefined);
-        const found = leftovers(old, run.seen, place, others);
-        for (const t of found.clear) this.leftovers.add(t);
-        if (found.clear.length) this.log('info', `MQTT: the bridge moved from ${where}; clearing the ${found.clear.length} retained topics it left there`);
-        if (found.othersUse.length) {
-          this.log('info', `MQTT: leaving ${found.othersUse.length} retained topics under ${where} alone: another bridge publishes there`);
-        }
-        this.noteDue = payload;
-        this.scheduleFlush(0);
-      }, this.t.readbackMs).unref();
+      run.startedAt = Date.now();
+      run.lastAt = run.startedAt;
+      this.armOldReadback(run);
     });
   }
 
+  /**
+   * The old place's read-back ends once no retained message came for `readbackMs`, but at most
+   * after OLD_READBACK_CAP of those: a broker may replay a large retained set slowly, and what it
+   * replays after the end would never be cleared, since the note moves.
+   */
+  private armOldReadback(run: OldReadback): void {
+    const now = Date.now();
+    const quietAt = run.lastAt + this.t.readbackMs;
+    const capAt = run.startedAt + OLD_READBACK_CAP * this.t.readbackMs;
+    const at = Math.min(quietAt, capAt);
+    if (now >= at) {
+      this.finishOldReadback(run);
+      return;
+    }
+    run.timer = setTimeout(() => {
+      run.timer = undefined;
+      if (this.oldReadback === run) this.armOldReadback(run);
+    }, at - now);
+    run.timer.unref();
+  }
+
+  private finishOldReadback(run: OldReadback): void {
+    const { client, old, place, where } = run;
+    if (this.client !== client || this.oldReadback !== run) return;
+    this.oldReadback = undefined;
+    client.unsubscribe(
+      run.filters.filter((f) => f !== REGISTRY_FILTER),
+      () => undefined,
+    );
+    // Judged now, not when the read-back began: a bridge that started with this one (a copied
+    // node keeping the base this one left) has written its note by now.
+    const others = notedPlaces(this.notes ?? new Map<string, string>(), this.opts.instanceId);
+    this.dropNotes(client);
+    if (run.online) {
+      // A bridge that moved always leaves `offline` there (its stop or its will): whoever says
+      // `online` publishes there now, perhaps without a note, and everything there may be its.
+      this.log('warn', `MQTT: ${old.base}/status says online: another bridge publishes under ${where}, so nothing the bridge left there is cleared`);
+      this.noteDue = run.payload;
+      this.scheduleFlush(0);
+      return;
+    }
+    const found = leftovers(old, run.seen, place, others);
+    for (const t of found.clear) this.leftovers.add(t);
+    if (found.clear.length) this.log('info', `MQTT: the bridge moved from ${where}; clearing the ${found.clear.length} retained topics it left there`);
+    if (found.othersUse.length) {
+      this.log('info', `MQTT: leaving ${found.othersUse.length} retained topics under ${where} alone: another bridge publishes there`);
+    }
+    this.oldPlaceIncomplete(where, run.complete);
+    if (run.complete) this.noteDue = run.payload;
+    this.scheduleFlush(0);
+  }
+
+  private oldPlaceIncomplete(where: string, complete: boolean): void {
+    if (complete) return;
+    this.log(
+      'warn',
+      `MQTT: the bridge moved from ${where}, but its old states there lie under the new base topic's commands (${this.topics.commandFilter}) and cannot be read back; clear them by hand`,
+    );
+  }
+
+  /** Ends an old place's read-back, if one runs, without judging it. */
+  private endOldReadback(): void {
+    const run = this.oldReadback;
+    if (!run) return;
+    if (run.timer) clearTimeout(run.timer);
+    this.oldReadback = undefined;
+  }
+
   private onBrokerMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (packet.retain && payload.length > 0) {
-      const instance = registryInstanceOf(topic);
-      if (instance !== undefined) {
-        this.notesSeen?.set(instance, payload.toString());
-        // Never a stale candidate, even with the base topic `tvheadend-bridge`: it is another bridge's.
-        if (this.readback || this.notesSeen) return;
-      }
-      if (this.readback && instance === undefined && this.topics.isOwned(topic)) {
-        this.readback.add(topic);
-        return;
-      }
-      const old = this.oldReadback;
-      if (old && old.filters.some((f) => filterMatches(f, topic))) {
+    const instance = registryInstanceOf(topic);
+    if (instance !== undefined && (this.notes || this.readback)) {
+      // A note written after the subscription comes live (retain flag clear), and a removed one
+      // as an empty payload.
+      if (payload.length > 0) this.notes?.set(instance, payload.toString());
+      else this.notes?.delete(instance);
+      // Never a stale candidate, even with the base topic `tvheadend-bridge`: it is another bridge's.
+      return;
+    }
+    if (packet.retain && payload.length > 0 && this.readback && this.topics.isOwned(topic)) {
+      this.readback.add(topic);
+      return;
+    }
+    const old = this.oldReadback;
+    if (old && old.filters.some((f) => filterMatches(f, topic))) {
+      // Live or retained: a bridge that went online there during the read-back counts too.
+      if (topic === old.status && payload.toString() === 'online') old.online = true;
+      if (packet.retain && payload.length > 0) {
         old.seen.add(topic);
+        old.lastAt = Date.now();
         return;
       }
     }
@@ -655,7 +787,7 @@ export class MqttBridge extends EventEmitter {
   };
 
   private readonly onChange = (change: ChangeEvent): void => {
-    if (change.kind === 'event' && this.opts.channels?.mode !== 'all' && this.opts.channels?.mode !== 'selected') return;
+    // Whether the change matters (events only with a channel selection) is the model's to say.
     this.model.noteChange(change);
     if (change.kind === 'dvrEntry' && change.changed.includes('state')) void this.refreshDisk();
     this.scheduleFlush();
@@ -765,28 +897,30 @@ export class MqttBridge extends EventEmitter {
     // The old place does not wait for the session: nothing there depends on its state.
     for (const topic of this.leftovers) sends.push([topic, '']);
     const note = this.noteTopic;
-    if (note !== undefined && this.noteDue !== undefined) sends.push([note, this.noteDue]);
+    if (note !== undefined && this.noteDue !== undefined && !this.noteRefused && !this.forgetting) sends.push([note, this.noteDue]);
 
     const batch = sends.slice(0, this.t.maxPerFlush);
     for (const [topic, payload] of batch) {
-      client.publish(topic, payload, QOS1);
-      // Neither is a topic of the current place: `published` must not learn of them.
-      if (this.leftovers.delete(topic)) continue;
       if (topic === note) {
         this.noteDue = undefined;
+        client.publish(topic, payload, QOS1, (err) => this.noteFailed(client, err));
         continue;
       }
+      client.publish(topic, payload, QOS1);
+      // Not a topic of the current place: `published` must not learn of it.
+      if (this.leftovers.delete(topic)) continue;
       if (payload === '' && topic !== availTopic) this.published.delete(topic);
       else this.published.set(topic, payload);
       this.forced?.delete(topic);
       this.staleCandidates.delete(topic);
     }
-    // Left for the next flush: the model offers them again.
+    // Left for the next flush: the model offers them again. Stale removals and the old place's
+    // are offered again by their own sets, and the model has nothing to say about them.
     model.requeue(
       sends
         .slice(batch.length)
         .map(([topic]) => topic)
-        .filter((topic) => topic !== availTopic && topic !== note && !this.leftovers.has(topic)),
+        .filter((topic) => topic !== availTopic && topic !== note && !this.leftovers.has(topic) && !this.staleCandidates.has(topic)),
     );
     if (this.forced) {
       // A forced topic that went unsent and unpublished needs no send; keeping it would keep
@@ -798,6 +932,17 @@ export class MqttBridge extends EventEmitter {
       this.log('debug', `MQTT: ${sends.length - batch.length} messages left for the next flush`);
       this.scheduleFlush();
     }
+  }
+
+  /**
+   * A refused note (an ACL without `tvheadend-bridge/#`) would be refused again: say so once and
+   * leave it for this connection. MQTT 3.1.1 brokers drop a refused publish silently; only MQTT 5
+   * ones say so.
+   */
+  private noteFailed(client: MqttClient, err: Error | undefined): void {
+    if (!err || this.client !== client || this.noteRefused) return;
+    this.noteRefused = true;
+    this.log('warn', `MQTT: the broker refused the note ${this.noteTopic ?? ''} (does its ACL allow ${REGISTRY_ROOT}/#?): ${this.scrub(err.message)}`);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -146,9 +146,7 @@ export class CommandRunner {
   }
 
   private call(method: string, fields: Record<string, unknown>): Promise<HtsmsgMap> {
-    const f = toFields(fields);
-    const timeout = this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : undefined;
-    return this.opts.session.callRaw(method, f as HtsmsgMap, timeout);
+    return this.opts.session.callRaw(method, toFields(fields) as HtsmsgMap, this.timeout());
   }
 
   private async execute(method: string, fields: Record<string, unknown>): Promise<Json> {

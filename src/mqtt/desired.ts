@@ -25,6 +25,7 @@
  * for the moments the whole picture may have moved (the session became ready, a full republish).
  */
 import type { ChangeEvent } from '../htsp/cache';
+import type { DvrStatus } from '../htsp/dvr';
 import type { DvrEntry } from '../htsp/messages';
 import { discoveryConfigs, discoveryProblems, type DiscoveryConfig, type DiscoveryInputs, type Origin } from './discovery';
 import {
@@ -33,7 +34,6 @@ import {
   STATE_BUILDERS,
   subscriptionsShape,
   type DiskSpace,
-  type DvrClass,
   type SelectedChannel,
   type StateBuilders,
   type StatusView,
@@ -53,8 +53,8 @@ const HEAD: readonly StateTopicName[] = [
 ];
 const TAIL: readonly StateTopicName[] = [STATE.viewers, STATE.tuners];
 
-const CLASSES: readonly DvrClass[] = ['recording', 'upcoming', 'completed', 'failed'];
-const SUMMARY_OF: Readonly<Record<DvrClass, StateTopicName>> = {
+const CLASSES: readonly DvrStatus[] = ['recording', 'upcoming', 'completed', 'failed'];
+const SUMMARY_OF: Readonly<Record<DvrStatus, StateTopicName>> = {
   recording: STATE.recording,
   upcoming: STATE.upcoming,
   completed: STATE.lastCompleted,
@@ -146,12 +146,12 @@ export class DesiredState {
   private dvrAll = false;
   /** Channels whose name (as DVR entries show it) may have changed. */
   private readonly labelDirty = new Set<number>();
-  private readonly summaryDirty = new Set<DvrClass>();
+  private readonly summaryDirty = new Set<DvrStatus>();
   private readonly channelDirty = new Set<number>();
 
   private disk: DiskSpace | undefined;
-  private readonly classOf = new Map<number, DvrClass>();
-  private readonly members: Record<DvrClass, Map<number, DvrEntry>> = {
+  private readonly classOf = new Map<number, DvrStatus>();
+  private readonly members: Record<DvrStatus, Map<number, DvrEntry>> = {
     recording: new Map(),
     upcoming: new Map(),
     completed: new Map(),

@@ -30,7 +30,6 @@ export interface DiscoveryInputs {
 }
 
 export type DiscoveryConfig = { [key: string]: Json };
-type Config = DiscoveryConfig;
 
 interface EntitySpec {
   component: 'sensor' | 'binary_sensor' | 'button';
@@ -38,7 +37,7 @@ interface EntitySpec {
   name: string;
   /** Topic level below the base, or undefined for buttons. */
   state?: string;
-  config: Config;
+  config: DiscoveryConfig;
 }
 
 const GIB = 1073741824;
@@ -156,17 +155,17 @@ const ENTITY_SPECS: readonly EntitySpec[] = [
 ];
 
 /** Discovery topic → config payload for everything that should exist now. */
-export function discoveryConfigs(inp: DiscoveryInputs): Map<string, Config> {
+export function discoveryConfigs(inp: DiscoveryInputs): Map<string, DiscoveryConfig> {
   const { topics } = inp;
-  const out = new Map<string, Config>();
-  const device: Config = {
+  const out = new Map<string, DiscoveryConfig>();
+  const device: DiscoveryConfig = {
     identifiers: [`tvheadend_${topics.nodeId}`],
     name: inp.server ? `Tvheadend ${inp.server.name}` : inp.deviceName,
     manufacturer: 'Tvheadend',
     model: 'Tvheadend server (HTSP)',
   };
   if (inp.server) device.sw_version = inp.server.version;
-  const common = (objectId: string, name: string): Config => ({
+  const common = (objectId: string, name: string): DiscoveryConfig => ({
     '~': topics.base,
     name,
     has_entity_name: true,

@@ -12,7 +12,7 @@
  * (only shapes the bridge publishes, never anything of the current place or of another
  * instance's) are testable on their own.
  */
-import { ID_CHARSET, STATE, topicProblem, type Topics } from './topics';
+import { commandFilterOf, discoveryLevels, ID_CHARSET, STATE, topicProblem, type Topics } from './topics';
 
 /** First level of every instance's note; outside any base topic or discovery prefix. */
 export const REGISTRY_ROOT = 'tvheadend-bridge';
@@ -87,20 +87,66 @@ export function parsePlace(payload: string): BridgePlace | undefined {
   return { base, prefix, nodeId, discovery: discovery !== false };
 }
 
+/** The places the notes (instance id → payload) name, but that of `self` and malformed ones. */
+export function notedPlaces(notes: ReadonlyMap<string, string>, self: string | undefined): BridgePlace[] {
+  const out: BridgePlace[] = [];
+  for (const [id, payload] of notes) {
+    const p = id === self ? undefined : parsePlace(payload);
+    if (p) out.push(p);
+  }
+  return out;
+}
+
 /** Same topics; whether discovery was on does not move anything. */
 export function samePlace(a: BridgePlace, b: BridgePlace): boolean {
   return a.base === b.base && a.prefix === b.prefix && a.nodeId === b.nodeId;
 }
 
+/** Filters of the state levels the bridge publishes under `base`. */
+function stateFilters(base: string): string[] {
+  return [`${base}/+`, `${base}/dvr/+`, `${base}/channel/+`];
+}
+
+/** Filter of the discovery configs of the device of `place`. */
+function configFilter(place: Pick<BridgePlace, 'prefix' | 'nodeId'>): string {
+  return `${place.prefix}/+/${place.nodeId}/+/config`;
+}
+
 /**
- * The filters that find what the bridge left at `old` (the levels its connect-time read-back
- * uses), without those that would find the current place's own topics.
+ * The filters that find every retained topic the bridge publishes at `place`. They name the
+ * levels it publishes (not `<base>/#`), so that they never overlap its command subscription: an
+ * overlapping one could deliver a command twice.
  */
-export function leftoverFilters(old: BridgePlace, current: BridgePlace): string[] {
-  const out: string[] = [];
-  if (old.base !== current.base) out.push(`${old.base}/+`, `${old.base}/dvr/+`, `${old.base}/channel/+`);
-  if (old.prefix !== current.prefix || old.nodeId !== current.nodeId) out.push(`${old.prefix}/+/${old.nodeId}/+/config`);
-  return out;
+export function readbackFilters(place: Pick<BridgePlace, 'base' | 'prefix' | 'nodeId'>): string[] {
+  return [...stateFilters(place.base), configFilter(place)];
+}
+
+export interface LeftoverFilters {
+  filters: string[];
+  /**
+   * False when some level of the old place could not be read: its filter overlaps the current
+   * place's command subscription (an old base `<new base>/cmd`), where a subscription could
+   * deliver a command twice and unsubscribing an identical one would end the command
+   * subscription, or lies under the current commands or replies, which are never cleared. What
+   * lies there stays; the note should keep naming the old place.
+   */
+  complete: boolean;
+}
+
+/**
+ * The filters that find what the bridge left at `old` (the levels that moved), without those
+ * that would overlap the current place's command subscription or lie under its commands.
+ */
+export function leftoverFilters(old: BridgePlace, current: BridgePlace): LeftoverFilters {
+  const wanted: string[] = [];
+  if (old.base !== current.base) wanted.push(...stateFilters(old.base));
+  if (old.prefix !== current.prefix || old.nodeId !== current.nodeId) wanted.push(configFilter(old));
+  const commands = commandFilterOf(current.base);
+  // Whatever lies under the current commands and replies is other clients' (see `usedBy`):
+  // a filter there finds nothing to clear.
+  const foreign = [`${current.base}/cmd/`, `${current.base}/reply/`];
+  const filters = wanted.filter((f) => !filtersOverlap(f, commands) && !foreign.some((head) => f.startsWith(head)));
+  return { filters, complete: filters.length === wanted.length };
 }
 
 /** Whether one topic could match both filters (filters of `+` wildcards only, no `#`). */
@@ -130,17 +176,8 @@ export function publishedAt(place: BridgePlace, topic: string): boolean {
     if (parts.length === 2 && parts[0] === 'dvr' && /^\d+$/.test(parts[1])) return true;
     if (parts.length === 2 && parts[0] === 'channel' && CHANNEL_KEY.test(parts[1])) return true;
   }
-  const parts = topic.split('/');
-  const pre = place.prefix.split('/');
-  const n = pre.length;
-  return (
-    parts.length === n + 4 &&
-    pre.every((p, i) => parts[i] === p) &&
-    COMPONENT.test(parts[n]) &&
-    parts[n + 1] === place.nodeId &&
-    ID_CHARSET.test(parts[n + 2]) &&
-    parts[n + 3] === 'config'
-  );
+  const d = discoveryLevels(place.prefix, place.nodeId, topic);
+  return d !== undefined && COMPONENT.test(d.component) && ID_CHARSET.test(d.objectId) && d.last === 'config';
 }
 
 /**
@@ -153,9 +190,7 @@ export function publishedAt(place: BridgePlace, topic: string): boolean {
 export function usedBy(place: BridgePlace, topic: string): boolean {
   if (topic === place.base || topic === `${place.prefix}/status` || publishedAt(place, topic)) return true;
   if (topic.startsWith(`${place.base}/cmd/`) || topic.startsWith(`${place.base}/reply/`)) return true;
-  const parts = topic.split('/');
-  const pre = place.prefix.split('/');
-  return parts.length === pre.length + 4 && pre.every((p, i) => parts[i] === p) && parts[pre.length + 1] === place.nodeId;
+  return discoveryLevels(place.prefix, place.nodeId, topic) !== undefined;
 }
 
 /**

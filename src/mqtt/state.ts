@@ -11,7 +11,7 @@
 import type { HtsmsgMap } from '../htsp/codec';
 import type { Channel, DvrEntry, EpgEvent, ServerInfo } from '../htsp/messages';
 import type { ServerStatusSnapshot, ServerStatusSummary } from '../htsp/server-status';
-import { dvrStatus } from '../htsp/dvr';
+import { dvrStatus, type DvrStatus } from '../htsp/dvr';
 import { channelNumberText } from '../htsp/epg-format';
 import type { Json } from './json';
 import { slug, STATE, type Topics } from './topics';
@@ -183,14 +183,11 @@ function brief(session: BridgeSession, e: DvrEntry): { [key: string]: Json } {
 }
 
 /** Which summary topic an entry counts in; undefined for none (disabled, duplicate). */
-export type DvrClass = 'recording' | 'upcoming' | 'completed' | 'failed';
-
-export function dvrClass(e: DvrEntry): DvrClass | undefined {
-  if (e.state === 'recording') return 'recording';
-  if (e.state === 'scheduled') return e.enabled !== 0 && !e.duplicate ? 'upcoming' : undefined;
-  // Failed as Tvheadend's "Failed recordings" view counts it: missed, or finished with an error.
-  const st = dvrStatus(e);
-  return st === 'completed' || st === 'failed' ? st : undefined;
+export function dvrClass(e: DvrEntry): DvrStatus | undefined {
+  // Upcoming as Tvheadend's "Upcoming recordings" view counts it: enabled and no duplicate.
+  // Failed as its "Failed recordings" view: missed, or finished with an error (`dvrStatus`).
+  if (e.state === 'scheduled' && (e.enabled === 0 || e.duplicate)) return undefined;
+  return dvrStatus(e);
 }
 
 const byStart = (a: DvrEntry, b: DvrEntry): number => a.start - b.start || a.id - b.id;
@@ -407,7 +404,7 @@ export function computeState(inp: StateInputs): Map<string, Json> {
   out.set(topics.state(STATE.subscriptions), subscriptionsState(session));
 
   const entries = session.cache.dvrEntries();
-  const byClass: Record<DvrClass, DvrEntry[]> = { recording: [], upcoming: [], completed: [], failed: [] };
+  const byClass: Record<DvrStatus, DvrEntry[]> = { recording: [], upcoming: [], completed: [], failed: [] };
   for (const e of entries) {
     const c = dvrClass(e);
     if (c) byClass[c].push(e);

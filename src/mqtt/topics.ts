@@ -55,6 +55,30 @@ export const STATE = {
 
 export type StateTopicName = (typeof STATE)[keyof typeof STATE];
 
+/** Subscription filter for the commands of the bridge at `base`. */
+export function commandFilterOf(base: string): string {
+  return `${base}/cmd/+`;
+}
+
+/** The three levels after the prefix of a discovery topic, `<component>/<node id>/<object id>/<last>`. */
+export interface DiscoveryLevels {
+  component: string;
+  objectId: string;
+  last: string;
+}
+
+/**
+ * The levels of `topic` when it is `<prefix>/<component>/<nodeId>/<object id>/<last>`: the shape
+ * of every discovery topic of one device, whatever its component, object id or last level.
+ */
+export function discoveryLevels(prefix: string, nodeId: string, topic: string): DiscoveryLevels | undefined {
+  const parts = topic.split('/');
+  const pre = prefix.split('/');
+  const n = pre.length;
+  if (parts.length !== n + 4 || parts[n + 1] !== nodeId || !pre.every((p, i) => parts[i] === p)) return undefined;
+  return { component: parts[n], objectId: parts[n + 2], last: parts[n + 3] };
+}
+
 export class Topics {
   readonly base: string;
   readonly prefix: string;
@@ -81,7 +105,7 @@ export class Topics {
   }
   /** Subscription filter for commands. */
   get commandFilter(): string {
-    return `${this.base}/cmd/+`;
+    return commandFilterOf(this.base);
   }
   reply(method: string): string {
     return `${this.base}/reply/${method}`;
@@ -110,13 +134,6 @@ export class Topics {
       if (rest === STATE.status) return false;
       return !(rest.startsWith('cmd/') || rest.startsWith('reply/'));
     }
-    const parts = topic.split('/');
-    const pre = this.prefix.split('/');
-    return (
-      parts.length === pre.length + 4 &&
-      pre.every((p, i) => parts[i] === p) &&
-      parts[pre.length + 1] === this.nodeId &&
-      parts[pre.length + 3] === 'config'
-    );
+    return discoveryLevels(this.prefix, this.nodeId, topic)?.last === 'config';
   }
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
 import { freePort, freePorts } from '../helpers/ports';
 
 export interface TestBroker {
@@ -43,6 +44,7 @@ export async function waitForPort(port: number, timeoutMs = 10_000, alive: () =>
 
 interface AedesInstance {
   handle: (socket: Socket) => void;
+  persistence: RetainedStore;
   close(cb?: () => void): void;
   authenticate?: (client: unknown, username: string | undefined, password: Buffer | undefined, cb: (err: Error | null, ok: boolean) => void) => void;
 }
@@ -53,6 +55,15 @@ interface AedesModule {
 export interface AedesOptions {
   /** When set, only these credentials are accepted. */
   credentials?: { username: string; password: string };
+  /**
+   * When set, a subscription's retained messages are replayed one every this many ms (a broker
+   * with a slow store, or a large retained set): the last may come long after the SUBACK.
+   */
+  retainedPaceMs?: number;
+}
+
+interface RetainedStore {
+  createRetainedStreamCombi(patterns: string[]): Readable;
 }
 
 export class AedesBroker implements TestBroker {
@@ -75,6 +86,22 @@ export class AedesBroker implements TestBroker {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Aedes } = require('aedes') as AedesModule;
     const broker = await Aedes.createBroker();
+    const pace = this.opts.retainedPaceMs;
+    if (pace !== undefined) {
+      const store = broker.persistence;
+      const replay = store.createRetainedStreamCombi.bind(store);
+      store.createRetainedStreamCombi = (patterns) => {
+        const paced = new PassThrough({ objectMode: true });
+        void (async () => {
+          for await (const packet of replay(patterns)) {
+            await new Promise((r) => setTimeout(r, pace));
+            paced.write(packet);
+          }
+          paced.end();
+        })().catch((err: unknown) => paced.destroy(err instanceof Error ? err : new Error(String(err))));
+        return paced;
+      };
+    }
     const creds = this.opts.credentials;
     if (creds) {
       broker.authenticate = (_client, username, password, cb) => {
@@ -203,6 +230,8 @@ export interface MosquittoListeners {
   websockets?: boolean;
   /** A plain listener that wants a user name and password from this file. */
   passwordFile?: string;
+  /** Access control for the plain listener (anonymous clients: the `topic` lines before any `user`). */
+  aclFile?: string;
 }
 
 export class MosquittoBroker implements TestBroker {
@@ -256,9 +285,10 @@ export class MosquittoBroker implements TestBroker {
     // Mosquitto started as root switches to the `mosquitto` user before it reads certificates
     // and password files, which then sit in a directory only root can read.
     if (process.getuid?.() === 0) lines.push('user root');
-    if (!x) return [...lines, `listener ${this._port} 127.0.0.1`, 'allow_anonymous true', ''].join('\n');
+    const acl = l.aclFile ? [`acl_file ${l.aclFile}`] : [];
+    if (!x) return [...lines, `listener ${this._port} 127.0.0.1`, 'allow_anonymous true', ...acl, ''].join('\n');
     // Per-listener settings: anonymous everywhere except on the listener that tests passwords.
-    lines.push('per_listener_settings true', `listener ${this._port} 127.0.0.1`, 'allow_anonymous true');
+    lines.push('per_listener_settings true', `listener ${this._port} 127.0.0.1`, 'allow_anonymous true', ...acl);
     if (l.tls) {
       const files = [`cafile ${l.tls.caFile}`, `certfile ${l.tls.certFile}`, `keyfile ${l.tls.keyFile}`];
       lines.push(`listener ${x.tls} 127.0.0.1`, 'allow_anonymous true', ...files);

@@ -16,12 +16,16 @@ import {
   leftovers,
   parsePlace,
   publishedAt,
+  readbackFilters,
   registryInstanceOf,
   REGISTRY_ROOT,
   usedBy,
   type BridgePlace,
 } from '../../src/mqtt/registry';
-import { brokerMatrix, type TestBroker } from './brokers';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AedesBroker, brokerMatrix, findMosquitto, MosquittoBroker, type TestBroker } from './brokers';
 import { retainedSnapshot, simWithSession, stopBridgeTest, waitFor, Watcher } from './helpers';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '0.1.0', url: 'https://example.invalid/node-red-contrib-tvheadend' };
@@ -97,10 +101,17 @@ describe('bridge notes: the rules', () => {
   });
 
   test('filters: only the levels that moved are read back, and overlaps are found', () => {
-    assert.deepEqual(leftoverFilters(place('a/x', 'ha'), place('a/y', 'ha')), ['a/x/+', 'a/x/dvr/+', 'a/x/channel/+', 'ha/+/a_x/+/config']);
-    assert.deepEqual(leftoverFilters(place('a/x', 'ha'), place('a/x', 'hb')), ['ha/+/a_x/+/config']);
+    const all = (filters: string[]) => ({ filters, complete: true });
+    assert.deepEqual(readbackFilters(place('a/x', 'ha')), ['a/x/+', 'a/x/dvr/+', 'a/x/channel/+', 'ha/+/a_x/+/config']);
+    assert.deepEqual(leftoverFilters(place('a/x', 'ha'), place('a/y', 'ha')), all(['a/x/+', 'a/x/dvr/+', 'a/x/channel/+', 'ha/+/a_x/+/config']));
+    assert.deepEqual(leftoverFilters(place('a/x', 'ha'), place('a/x', 'hb')), all(['ha/+/a_x/+/config']));
     // Another base, the same node id: the configs are the current ones.
-    assert.deepEqual(leftoverFilters(place('a/x', 'ha'), place('a_x', 'ha')), ['a/x/+', 'a/x/dvr/+', 'a/x/channel/+']);
+    assert.deepEqual(leftoverFilters(place('a/x', 'ha'), place('a_x', 'ha')), all(['a/x/+', 'a/x/dvr/+', 'a/x/channel/+']));
+    // An old base `<new base>/cmd`: its states lie under the new commands (reading them back
+    // would deliver commands twice, and clearing there is never done); its configs can be read,
+    // and the place counts as unread.
+    assert.deepEqual(leftoverFilters(place('a/cmd', 'ha'), place('a', 'ha')), { filters: ['ha/+/a_cmd/+/config'], complete: false });
+    assert.deepEqual(leftoverFilters(place('a/reply/x', 'ha'), place('a', 'ha')).complete, false);
     assert.ok(filtersOverlap('a/cmd/+', 'a/cmd/+'));
     assert.ok(filtersOverlap('a/+', 'a/status'));
     assert.ok(filtersOverlap('a/+/c', 'a/b/+'));
@@ -436,6 +447,89 @@ for (const entry of brokerMatrix()) {
       litter.push(...(await placeSnapshot(base)).keys());
     });
 
+    test('a copy keeping the base and the original moving, started together: the copy keeps its states and device', async () => {
+      const a = `${run}_orig`;
+      const c = `${run}_copy`;
+      const baseX = `tvmove/${run}/X`;
+      const baseY = `tvmove/${run}/Y`;
+      const w = await watch();
+      const before = await firstRun(w, a, baseX);
+      const ours = [...before.keys()];
+      assert.ok(ours.some((t) => t.startsWith(`${PREFIX}/`)) && ours.length > 30, `${ours.length} topics`);
+      const mark = w.log.length;
+
+      // One deploy: the original moves to Y, its copy (a new id) keeps X. Neither has seen the
+      // other's note when its first read-back ends.
+      start(a, baseY);
+      start(c, baseX);
+      await waitFor('both settled', () => settled(w, baseX) && settled(w, baseY));
+      await waitFor('the copy noted', () => noted(w, c)?.base === baseX);
+      await waitFor('the original noted at Y', () => noted(w, a)?.base === baseY, 15_000);
+
+      const cleared = w.log.slice(mark).filter((m) => m.payload === '' && ours.includes(m.topic));
+      assert.deepEqual(
+        cleared.map((m) => m.topic),
+        [],
+        "nothing of the copy's place was cleared",
+      );
+      const nowX = await placeSnapshot(baseX);
+      for (const t of ours) if (t !== `${baseX}/status`) assert.ok(nowX.has(t), `${t} kept`);
+      assert.equal(nowX.get(`${baseX}/status`), 'online');
+      litter.push(...(await placeSnapshot(baseY)).keys());
+    });
+
+    test('a bridge without a note online at the old base: nothing there is cleared', async () => {
+      const a = `${run}_moving`;
+      const baseX = `tvmove/${run}/X`;
+      const baseY = `tvmove/${run}/Y`;
+      const w = await watch();
+      const ours = [...(await firstRun(w, a, baseX)).keys()];
+      // Another bridge (no instance id, so no note) takes over the old base.
+      const other = new MqttBridge({
+        session,
+        broker: { url: broker.url, reconnectPeriodMs: 200 },
+        baseTopic: baseX,
+        discoveryPrefix: PREFIX,
+        origin: ORIGIN,
+        timing: FAST,
+      });
+      bridges.push(other);
+      other.start();
+      await waitFor('the other bridge settled', () => settled(w, baseX));
+      const mark = w.log.length;
+      const lines: string[] = [];
+      start(a, baseY, { log: (_level, text) => lines.push(text) });
+      await waitFor('note moved', () => noted(w, a)?.base === baseY, 15_000);
+      assert.ok(lines.some((l) => l.includes(`${baseX}/status says online`)), lines.join('\n'));
+      assert.deepEqual(
+        w.log.slice(mark).filter((m) => m.payload === '' && ours.includes(m.topic)).map((m) => m.topic),
+        [],
+        "nothing of the other bridge's place was cleared",
+      );
+      litter.push(...(await placeSnapshot(baseX)).keys(), ...(await placeSnapshot(baseY)).keys());
+    });
+
+    test('an old base under the new commands: its configs are cleared, its states stay, and so does the note', async () => {
+      const id = `${run}_cmd`;
+      const newBase = `tvmove/${run}/c`;
+      const oldBase = `${newBase}/cmd`;
+      const w = await watch();
+      const before = await firstRun(w, id, oldBase);
+      const readable = [...before.keys()].filter((t) => t.startsWith(`${PREFIX}/`));
+      const unreadable = [...before.keys()].filter((t) => t.startsWith(`${oldBase}/`));
+      assert.ok(readable.length > 10 && unreadable.length > 10, `${readable.length} readable, ${unreadable.length} not`);
+      const lines: string[] = [];
+      start(id, newBase, { log: (_level, text) => lines.push(text) });
+      await waitFor('new place settled', () => settled(w, newBase));
+      await waitFor('warned', () => lines.some((l) => l.includes('cannot be read back')));
+      await waitFor('readable old topics cleared', () => readable.every((t) => w.value(t) === ''));
+      // The clears and a note would go out together; a snapshot comes several flushes later.
+      const snap = await retainedSnapshot(broker.url, [note(id), `${oldBase}/#`]);
+      assert.equal(parsePlace(snap.get(note(id)) ?? '')?.base, oldBase, 'the note still names the old place');
+      for (const t of unreadable) assert.ok(snap.has(t), `${t} left`);
+      litter.push(...snap.keys(), ...(await placeSnapshot(newBase)).keys());
+    });
+
     test('two bridges with different instance ids do not clean each other', async () => {
       const a = `${run}_a`;
       const b = `${run}_b`;
@@ -479,3 +573,96 @@ for (const entry of brokerMatrix()) {
     });
   });
 }
+
+describe('bridge moves on a broker that replays retained messages slowly', () => {
+  let broker: AedesBroker;
+  let sim: TvheadendSimulator;
+  let session: HtspSession;
+  const bridges: MqttBridge[] = [];
+  const watchers: Watcher[] = [];
+
+  before(async () => {
+    // ~45 topics at the old place, one every 20 ms: the replay lasts about twice `readbackMs`.
+    broker = new AedesBroker({ retainedPaceMs: 20 });
+    await broker.start();
+    ({ sim, session } = await simWithSession());
+  });
+  after(async () => {
+    await stopBridgeTest(bridges, watchers, session, sim);
+    await broker.stop();
+  });
+
+  test('the old place is read until its replay goes quiet, and all of it is cleared', async () => {
+    const timing = { ...FAST, readbackMs: 400 };
+    const make = (base: string): MqttBridge => {
+      const b = new MqttBridge({
+        session,
+        broker: { url: broker.url, reconnectPeriodMs: 200 },
+        baseTopic: base,
+        discoveryPrefix: PREFIX,
+        origin: ORIGIN,
+        timing,
+        instanceId: 'slow',
+      });
+      bridges.push(b);
+      b.start();
+      return b;
+    };
+    const w = await Watcher.open(broker.url);
+    watchers.push(w);
+    const first = make('slow/old');
+    await waitFor('first run noted', () => parsePlace(w.value(`${REGISTRY_ROOT}/slow`) ?? '')?.base === 'slow/old', 15_000);
+    await waitFor('first run complete', () => w.value('slow/old/tuners') !== undefined && w.value('slow/old/disk') !== undefined);
+    await first.stop(1000);
+    bridges.splice(bridges.indexOf(first), 1);
+    const ours = [...(await retainedSnapshot(broker.url, ['slow/old/#', `${PREFIX}/+/slow_old/+/config`])).keys()];
+    assert.ok(ours.length > 30, `${ours.length} topics`);
+
+    make('slow/new');
+    await waitFor('note moved', () => parsePlace(w.value(`${REGISTRY_ROOT}/slow`) ?? '')?.base === 'slow/new', 15_000);
+    // The note moves after the last removal: everything the replay brought is cleared by now.
+    const left = ours.filter((t) => w.value(t) !== '');
+    assert.deepEqual(left, [], `${left.length} of ${ours.length} old topics left`);
+  });
+});
+
+const mosquittoBin = findMosquitto();
+
+describe('a broker whose ACL leaves out tvheadend-bridge/#', { skip: !mosquittoBin && 'mosquitto not installed' }, () => {
+  test('the refused note is reported once, with the reason, and the bridge publishes as usual', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tvh-acl-'));
+    const aclFile = join(dir, 'acl');
+    writeFileSync(aclFile, `topic readwrite acl/#\ntopic readwrite ${PREFIX}/#\n`);
+    const broker = new MosquittoBroker(mosquittoBin ?? '', { aclFile });
+    await broker.start();
+    const { sim, session } = await simWithSession();
+    const lines: string[] = [];
+    const bridge = new MqttBridge({
+      session,
+      broker: { url: broker.url, reconnectPeriodMs: 200, protocolVersion: 5 },
+      baseTopic: 'acl/tv',
+      discoveryPrefix: PREFIX,
+      origin: ORIGIN,
+      timing: FAST,
+      instanceId: 'acl',
+      log: (level, text) => lines.push(`${level}: ${text}`),
+    });
+    const w = await Watcher.open(broker.url, ['acl/#']);
+    try {
+      bridge.start();
+      await waitFor('the bridge publishes', () => w.value('acl/tv/status') === 'online' && w.value('acl/tv/disk') !== undefined);
+      const refused = (): string[] => lines.filter((l) => l.includes('refused the note'));
+      await waitFor('the refusal is logged', () => refused().length > 0);
+      assert.match(refused()[0] ?? '', /^warn: .*tvheadend-bridge\/acl.*ACL allow tvheadend-bridge\/#/);
+      // After a full republish it still was said once: the note is not tried again on this connection.
+      const mark = w.log.length;
+      bridge.republish();
+      await waitFor('republished', () => w.log.slice(mark).some((m) => m.topic === 'acl/tv/server'));
+      assert.equal(refused().length, 1);
+    } finally {
+      await stopBridgeTest([bridge], [w], session, sim);
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -198,6 +198,27 @@ describe('tvheadend-mqtt node', () => {
     for (const t of [...now.keys(), 'tvheadend-bridge/m-move']) await w.client.publishAsync(t, '', { qos: 1, retain: true });
   });
 
+  it('clears its note when the node is deleted, and keeps it on a redeploy', async () => {
+    const auth = { username: BROKER_USER, password: BROKER_PASSWORD };
+    const w = await watch();
+    const withNode = [TAB, serverNode('s1', sim.port), mqttNode('m-gone', broker.url, { baseTopic: 'deleted/node' })];
+    await helper.load(nodes, withNode, creds('m-gone'));
+    await waitFor(() => w.json('tvheadend-bridge/m-gone')?.base === 'deleted/node', 'the note', 10_000);
+    // Restarted with the flow, not deleted: the note stays.
+    await helper.setFlows(withNode.map((n) => (n.id === 'm-gone' ? { ...n, name: 'renamed' } : n)), 'nodes', creds('m-gone'));
+    await waitFor(() => w.value('deleted/node/status') === 'offline', 'offline on the redeploy');
+    await waitFor(() => w.value('deleted/node/status') === 'online', 'online again');
+    assert.equal(w.json('tvheadend-bridge/m-gone')?.base, 'deleted/node', 'a redeploy keeps the note');
+
+    await helper.setFlows([TAB, serverNode('s1', sim.port)], 'nodes', credentials('s1'));
+    await waitFor(() => w.value('tvheadend-bridge/m-gone') === '', 'the note cleared', 10_000);
+    const snap = await retainedSnapshot(broker.url, ['tvheadend-bridge/+', 'deleted/node/#'], 300, auth);
+    assert.ok(!snap.has('tvheadend-bridge/m-gone'), 'no note of the deleted node is retained');
+    assert.equal(snap.get('deleted/node/status'), 'offline');
+    await helper.unload();
+    for (const t of snap.keys()) await w.client.publishAsync(t, '', { qos: 1, retain: true });
+  });
+
   it('shows a refused broker and does not retry with a wrong password', async () => {
     await helper.load(nodes, [TAB, serverNode('s1', sim.port), mqttNode('m1', broker.url, { baseTopic: 'refused/test' })], creds('m1', 'wrong-password'));
     const statuses = statusesOf('m1');

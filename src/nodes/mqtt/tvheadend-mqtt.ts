@@ -141,9 +141,17 @@ export = function register(RED: NodeAPI): void {
       return;
     }
 
+    // Node-RED calls close handlers in the order they were added, synchronously: this one runs
+    // before the link's `beforeClose`, which does not learn whether the node was deleted.
+    node.on('close', (removed: boolean, done: () => void) => {
+      // A deleted node's note would shield its place from other bridges' cleanups for ever.
+      if (removed) bridge.forget();
+      done();
+    });
     const link = linkServer(RED, node, serverId, {
       statusFor: (sessionStatus) => mqttNodeStatus(bridge.status, sessionStatus),
-      // The bridge publishes `offline` through the broker before the session may stop.
+      // The bridge publishes `offline` (and clears its note when deleted) through the broker
+      // before the session may stop.
       beforeClose: () => {
         bridge.off('status', refresh);
         return bridge.stop(CLOSE_TIMEOUT_MS).catch(() => undefined);
