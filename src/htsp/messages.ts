@@ -1430,23 +1430,19 @@ export function frameTypeLetter(frametype: number | undefined): string | undefin
  * node) holds.
  */
 export const SESSION_OWNED_METHODS: ReadonlySet<string> = new Set<string>([
-  'hello',
-  'authenticate',
-  'enableAsyncMetadata',
-  'subscribe',
-  'unsubscribe',
-  'subscriptionChangeWeight',
-  'subscriptionSkip',
-  'subscriptionSeek',
-  'subscriptionSpeed',
-  'subscriptionLive',
-  'subscriptionFilterStream',
-  'fileOpen',
-  'fileRead',
-  'fileClose',
-  'fileStat',
-  'fileSeek',
-] satisfies HtspMethodName[]);
+  ...HANDSHAKE_METHODS,
+  ...([
+    'subscribe',
+    'unsubscribe',
+    'subscriptionChangeWeight',
+    'subscriptionSkip',
+    'subscriptionSeek',
+    'subscriptionSpeed',
+    'subscriptionLive',
+    'subscriptionFilterStream',
+  ] satisfies HtspMethodName[]),
+  ...FILE_METHODS,
+]);
 
 /**
  * Methods that change nothing on the server. `api` is not among them: it reaches every write
