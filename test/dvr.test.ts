@@ -30,7 +30,7 @@ import {
   updateTimerec,
 } from '../src/htsp/dvr';
 import { ScriptedServer, type Handler } from './helpers/scripted-server';
-import { onCleanup, readySession, startSim } from './helpers/sim-session';
+import { freezeAwayFromBoundaries, onCleanup, readySession, startSim } from './helpers/sim-session';
 
 /** A small fixed world on a stopped clock (speed 0): the same programmes every run. */
 const dvrSim = (t: TestContext, opts: SimOptions = {}): Promise<TvheadendSimulator> =>
@@ -353,29 +353,10 @@ describe('against a scripted server', () => {
   });
 });
 
-/**
- * Moves the stopped simulator clock to at least `marginS` before the next programme boundary: the
- * session's idea of "now" is the server clock read at connect plus the real time since, and must
- * not cross a boundary the test reads at another moment. Called before the session connects.
- */
-function awayFromBoundaries(sim: TvheadendSimulator, marginS = 300): void {
-  for (let i = 0; i < 20; i++) {
-    const now = sim.now();
-    let next = Infinity;
-    for (const e of sim.getEvents()) {
-      if (e.start > now) next = Math.min(next, e.start);
-      if (e.stop > now) next = Math.min(next, e.stop);
-    }
-    if (next - now >= marginS) return;
-    sim.advance(next - now + 1);
-  }
-  throw new Error(`the simulator has no ${marginS} s without a programme change`);
-}
-
 describe('record now and stop what runs, against the simulator', () => {
   test('recordNow: the programme on now, from the cache; unknown channels are bad input', async (t) => {
     const sim = await dvrSim(t);
-    awayFromBoundaries(sim);
+    freezeAwayFromBoundaries(sim);
     const sess = await readySession(t, sim.port);
     const requests = record(t, sim);
     const ch = sim.channels[4];
@@ -397,7 +378,7 @@ describe('record now and stop what runs, against the simulator', () => {
 
   test('recordNow without EPG sync asks the server (getEvents, one event); a gap is bad input', async (t) => {
     const sim = await dvrSim(t);
-    awayFromBoundaries(sim);
+    freezeAwayFromBoundaries(sim);
     const sess = await readySession(t, sim.port, { epg: false });
     assert.equal(sess.cache.eventsById.size, 0, 'premise: no EPG in the cache');
     const requests = record(t, sim);

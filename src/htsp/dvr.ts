@@ -22,6 +22,7 @@ import type {
   Channel,
   DupDetect,
   DvrEntry,
+  ManualTimerFields,
   DvrPriority,
   EpgEvent,
   HtspMethodName,
@@ -96,17 +97,8 @@ export interface DvrEntryOptions {
 
 export type RecordOptions = DvrEntryOptions & DvrWaitOptions;
 
-export interface TimerOptions extends DvrEntryOptions, DvrWaitOptions {
-  channelId: number;
-  /** Epoch seconds, padding not included. */
-  start: number;
-  /** Epoch seconds, padding not included. */
-  stop: number;
-  title: string;
-  subtitle?: string;
-  summary?: string;
-  description?: string;
-}
+/** A manual timer: the request's own fields (`start`/`stop` without the padding). */
+export interface TimerOptions extends DvrEntryOptions, DvrWaitOptions, Omit<ManualTimerFields, 'ageRating'> {}
 
 /**
  * Changes to a DVR entry; only the fields given are sent. Tvheadend reads 0 as "unchanged" for

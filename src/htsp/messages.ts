@@ -941,24 +941,22 @@ type AddDvrEntryCommon = RequestCommon & {
  * manual timer. An unknown `eventId` silently falls back to a manual timer.
  * Owner/creator are always the authenticated user.
  */
-export type AddDvrEntryRequest = AddDvrEntryCommon &
-  (
-    | { eventId: number; channelId?: number }
-    | {
-        eventId?: undefined;
-        channelId: number;
-        /** UNIX seconds. */
-        start: number;
-        /** UNIX seconds. */
-        stop: number;
-        /** Must not be empty. */
-        title: string;
-        subtitle?: string;
-        summary?: string;
-        description?: string;
-        ageRating?: number;
-      }
-  );
+export type AddDvrEntryRequest = AddDvrEntryCommon & ({ eventId: number; channelId?: number } | ({ eventId?: undefined } & ManualTimerFields));
+
+/** What a manual timer (an `addDvrEntry` without an event) says about its recording. */
+export type ManualTimerFields = {
+  channelId: number;
+  /** UNIX seconds. */
+  start: number;
+  /** UNIX seconds. */
+  stop: number;
+  /** Must not be empty. */
+  title: string;
+  subtitle?: string;
+  summary?: string;
+  description?: string;
+  ageRating?: number;
+};
 
 /** Only the fields present change. Running/finished entries accept only a few of them. */
 export type UpdateDvrEntryRequest = RequestCommon & {
@@ -1431,16 +1429,8 @@ export function frameTypeLetter(frametype: number | undefined): string | undefin
  */
 export const SESSION_OWNED_METHODS: ReadonlySet<string> = new Set<string>([
   ...HANDSHAKE_METHODS,
-  ...([
-    'subscribe',
-    'unsubscribe',
-    'subscriptionChangeWeight',
-    'subscriptionSkip',
-    'subscriptionSeek',
-    'subscriptionSpeed',
-    'subscriptionLive',
-    'subscriptionFilterStream',
-  ] satisfies HtspMethodName[]),
+  // subscribe, unsubscribe and the subscription* playback controls
+  ...METHOD_LIST.filter((m) => m === 'subscribe' || m === 'unsubscribe' || m.startsWith('subscription')),
   ...FILE_METHODS,
 ]);
 

@@ -125,3 +125,24 @@ export async function withSimSession(t: TestContext, simOpts: SimOptions = {}, s
   const changes = collect<ChangeEvent>(session, 'change');
   return { sim, session, changes, until: (event, pred, ms) => waitFor(session, event, pred, ms) };
 }
+
+/**
+ * Stops the simulator's clock at least `marginS` before its next programme boundary. A session's
+ * "now" is the server clock read at connect plus the real time since, and a test reads the
+ * simulator at another moment: neither may cross a boundary, so both see the same now/next.
+ * Call it before the session connects, so that the clock it measures is the stopped one.
+ */
+export function freezeAwayFromBoundaries(sim: TvheadendSimulator, marginS = 300): void {
+  sim.setSpeed(0);
+  for (let i = 0; i < 20; i++) {
+    const now = sim.now();
+    let next = Infinity;
+    for (const e of sim.getEvents()) {
+      if (e.start > now) next = Math.min(next, e.start);
+      if (e.stop > now) next = Math.min(next, e.stop);
+    }
+    if (next - now >= marginS) return;
+    sim.advance(next - now + 1);
+  }
+  throw new Error(`the simulator has no ${marginS} s without a programme change`);
+}

@@ -1,7 +1,7 @@
 // The MQTT bridge against real brokers: Aedes (in process) and mosquitto (a child process, when
 // installed), with the Tvheadend simulator behind a real HTSP session. The same suite runs
 // against each broker.
-import { describe, test, before, after, beforeEach, afterEach } from 'node:test';
+import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { HtspSession } from '../../src/htsp';
@@ -9,7 +9,7 @@ import { TvheadendSimulator } from '../../src/sim';
 import { MqttBridge, discoveryProblems, type BridgeOptions, type BridgeSession } from '../../src/mqtt';
 import { DesiredState } from '../../src/mqtt/desired';
 import { brokerMatrix, findMosquitto, type TestBroker } from './brokers';
-import { retainedSnapshot, simWithSession, sleep, stopBridgeTest, waitFor, Watcher } from './helpers';
+import { brokerPerSuite, retainedSnapshot, simWithSession, sleep, stopBridgeTest, waitFor, Watcher } from './helpers';
 import { joinStatusPoll } from '../../src/nodes/events/status-poll';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '0.1.0', url: 'https://example.invalid/node-red-contrib-tvheadend' };
@@ -43,15 +43,7 @@ for (const entry of brokerMatrix()) {
     let watchers: Watcher[] = [];
     let base = '';
 
-    before(async () => {
-      if (!entry.make) return;
-      broker = entry.make();
-      await broker.start();
-    });
-    after(async () => {
-      await broker?.stop();
-      (broker as { cleanup?: () => void } | undefined)?.cleanup?.();
-    });
+    brokerPerSuite(entry.make, (b) => (broker = b));
 
     beforeEach(async () => {
       ({ sim, session } = await simWithSession());

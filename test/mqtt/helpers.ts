@@ -1,5 +1,7 @@
 /** A watching MQTT client and small waiting helpers for the bridge tests. */
+import { before, after } from 'node:test';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import type { TestBroker } from './brokers';
 import { HtspSession } from '../../src/htsp';
 import { TvheadendSimulator } from '../../src/sim';
 import type { MqttBridge } from '../../src/mqtt';
@@ -109,4 +111,23 @@ export async function stopBridgeTest(bridges: MqttBridge[], watchers: Watcher[],
   for (const w of watchers.splice(0)) await w.close();
   await session.stop();
   await sim.stop();
+}
+
+/**
+ * The suite's broker (call in a `describe` body): made and started before its first test, handed
+ * to `use`, stopped (and its files removed) after its last. Without `make` (a broker that is not
+ * installed; the suite is skipped) nothing is started.
+ */
+export function brokerPerSuite(make: (() => TestBroker) | undefined, use: (broker: TestBroker) => void): void {
+  let broker: TestBroker | undefined;
+  before(async () => {
+    if (!make) return;
+    broker = make();
+    use(broker);
+    await broker.start();
+  });
+  after(async () => {
+    await broker?.stop();
+    (broker as { cleanup?: () => void } | undefined)?.cleanup?.();
+  });
 }

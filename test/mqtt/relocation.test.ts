@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AedesBroker, brokerMatrix, findMosquitto, MosquittoBroker, type TestBroker } from './brokers';
-import { retainedSnapshot, simWithSession, stopBridgeTest, waitFor, Watcher } from './helpers';
+import { brokerPerSuite, retainedSnapshot, simWithSession, stopBridgeTest, waitFor, Watcher } from './helpers';
 
 const ORIGIN = { name: 'node-red-contrib-tvheadend', sw: '0.1.0', url: 'https://example.invalid/node-red-contrib-tvheadend' };
 const PREFIX = 'hamove';
@@ -169,15 +169,7 @@ for (const entry of brokerMatrix()) {
     /** Retained topics the test itself seeded or caused, cleared afterwards. */
     let litter: string[] = [];
 
-    before(async () => {
-      if (!entry.make) return;
-      broker = entry.make();
-      await broker.start();
-    });
-    after(async () => {
-      await broker?.stop();
-      (broker as { cleanup?: () => void } | undefined)?.cleanup?.();
-    });
+    brokerPerSuite(entry.make, (b) => (broker = b));
 
     beforeEach(async () => {
       ({ sim, session } = await simWithSession());

@@ -9,32 +9,12 @@ import dvrModule from '../../src/nodes/dvr/tvheadend-dvr';
 import { parseDays } from '../../src/nodes/dvr/actions';
 import type { NodeStatus } from 'node-red';
 import { SERVER, UNDER_TEST, USER, failure, helper, load, ready, result, serverOf, singleNodeFlow, startSim, waitFor } from './helpers';
+import { freezeAwayFromBoundaries } from '../helpers/sim-session';
 
 type OutEntry = Record<string, unknown> & { id: number; status: string; state: string; eventId?: number; error?: string };
 type OutRule = Record<string, unknown> & { id: string };
 
 let sim: TvheadendSimulator;
-
-/**
- * Stops the simulator's clock at least `marginS` before its next programme boundary. The node's
- * "now" is the server clock read at connect plus the real time since, and the test reads the
- * simulator at another moment; neither may cross a boundary, so both see the same now/next.
- * Called before the node connects, so that the clock it measures is the frozen one.
- */
-function freezeAwayFromBoundaries(s: TvheadendSimulator, marginS = 300): void {
-  s.setSpeed(0);
-  for (let i = 0; i < 20; i++) {
-    const now = s.now();
-    let next = Infinity;
-    for (const e of s.getEvents()) {
-      if (e.start > now) next = Math.min(next, e.start);
-      if (e.stop > now) next = Math.min(next, e.stop);
-    }
-    if (next - now >= marginS) return;
-    s.advance(next - now + 1);
-  }
-  throw new Error(`the simulator has no ${marginS} s without a programme change`);
-}
 
 async function dvrFlow(
   def: Record<string, unknown> = {},

@@ -5,6 +5,7 @@ import { DEFAULT_USERS, type TvheadendSimulator, type SimEvent, type SimChannel 
 import serverModule from '../../src/nodes/server/tvheadend-server';
 import epgModule from '../../src/nodes/epg/tvheadend-epg';
 import { SERVER, OUT, TAB_ID, tab, catchAll, failure, helper, load as loadFlow, ready, result, serverNode, singleNodeFlow, startSim, type FlowNode } from './helpers';
+import { freezeAwayFromBoundaries } from '../helpers/sim-session';
 
 const MODULES = [serverModule, epgModule];
 /** The server node syncs the whole EPG, so that answers come from the cache unless a test says otherwise. */
@@ -21,27 +22,6 @@ function load(nodes: FlowNode[], creds?: Record<string, Record<string, string>>)
 type OutEvent = Record<string, unknown> & { eventId: number; channelId: number; start: number; stop: number; slot?: string };
 
 let sim: TvheadendSimulator;
-
-/**
- * Stops the simulator's clock at least `marginS` before its next programme boundary. The nodes'
- * "now" is the server clock read at connect plus the real time since, and the expectations are
- * read from the simulator at another moment; neither may cross a boundary, so now/next, "not
- * ended" and windows from now are the same for both.
- */
-function freezeAwayFromBoundaries(s: TvheadendSimulator, marginS = 300): void {
-  s.setSpeed(0);
-  for (let i = 0; i < 20; i++) {
-    const now = s.now();
-    let next = Infinity;
-    for (const e of s.getEvents()) {
-      if (e.start > now) next = Math.min(next, e.start);
-      if (e.stop > now) next = Math.min(next, e.stop);
-    }
-    if (next - now >= marginS) return;
-    s.advance(next - now + 1);
-  }
-  throw new Error(`the simulator has no ${marginS} s without a programme change`);
-}
 
 before(async () => {
   sim = (await startSim({ channels: 6, epgHours: 12, eventMinutes: 30, seed: 7 })).sim;
